@@ -1,0 +1,38 @@
+"""Alembic environment: the models' one MetaData; batch mode so migrations run on SQLite."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool
+
+from supervision.db import make_engine
+from supervision.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=config.get_main_option("sqlalchemy.url"),
+                      target_metadata=target_metadata, literal_binds=True,
+                      render_as_batch=True, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url
+    engine = make_engine(url)
+    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=True, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

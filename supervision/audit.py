@@ -1,0 +1,93 @@
+"""The audit trail: every flushed insert, update and delete becomes an audit_log row.
+
+It hangs off the ORM's flush so no service can forget it, and it is written on the flushing
+connection, so it commits or rolls back with the change itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import Select, event, insert, inspect, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from .models import AuditLog
+from .models.base import utcnow
+from .scope import Actor, actor_of, scoped
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _changes(obj: Any, kind: str) -> dict[str, Any]:
+    state = inspect(obj)
+    redact = set(getattr(obj, "__audit_redact__", ()))
+    out: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        name = attr.key
+        if name in redact or name in {"created_at", "updated_at"}:
+            continue
+        hist = state.attrs[name].history
+        if kind == "create":
+            value = getattr(obj, name)
+            if value is not None:
+                out[name] = _plain(value)
+        elif kind == "update" and hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old != new:
+                out[name] = [_plain(old), _plain(new)]
+    return out
+
+
+def _institution_of(obj: Any) -> int | None:
+    if obj.__tablename__ == "institutions":
+        return obj.id
+    return getattr(obj, "institution_id", None)
+
+
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    actor = actor_of(session)
+    action_override = session.info.get("audit_action")
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+    for kind, objs in (("create", session.new), ("update", session.dirty),
+                       ("delete", session.deleted)):
+        for obj in objs:
+            if not getattr(obj, "__audit__", False):
+                continue
+            changes = _changes(obj, kind)
+            if kind == "update" and not changes:
+                continue
+            ident = inspect(obj).mapper.primary_key_from_instance(obj)
+            rows.append({
+                "at": now, "actor": actor.label, "principal_id": actor.principal_id,
+                "action": action_override or kind,
+                "entity": obj.__tablename__, "entity_id": ",".join(map(str, ident or ())),
+                "changes": changes, "institution_id": _institution_of(obj),
+            })
+    if rows:
+        session.connection().execute(insert(AuditLog), rows)
+
+
+def install(session_class: Any) -> None:
+    if not event.contains(session_class, "after_flush", _after_flush):
+        event.listen(session_class, "after_flush", _after_flush)
+
+
+def audit_query(actor: Actor, *, entity: str | None, entity_id: str | None) -> Select[Any]:
+    stmt = scoped(select(AuditLog), actor, AuditLog).order_by(AuditLog.id.desc())
+    if entity:
+        stmt = stmt.where(AuditLog.entity == entity)
+    if entity_id:
+        stmt = stmt.where(AuditLog.entity_id == entity_id)
+    return stmt

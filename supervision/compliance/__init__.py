@@ -1,0 +1,1 @@
+"""The compliance engine: the rulebook, the calendar, flags and their review."""

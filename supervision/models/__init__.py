@@ -1,0 +1,21 @@
+"""All tables, one Base, one MetaData. Import every model module here so Alembic sees them."""
+
+from .auth import AuditLog, IdempotentResponse, Principal
+from .base import Base
+from .compliance import Flag, FlagEvent
+from .registry import ClassSession, Course, Institution, RosterEntry, Teacher, Venue
+
+__all__ = [
+    "AuditLog",
+    "Base",
+    "ClassSession",
+    "Course",
+    "Flag",
+    "FlagEvent",
+    "IdempotentResponse",
+    "Institution",
+    "Principal",
+    "RosterEntry",
+    "Teacher",
+    "Venue",
+]

@@ -1,0 +1,95 @@
+"""Fixtures: one schema per run, each test in a transaction rolled back at its end.
+
+SUPERVISION_TEST_DATABASE_URL selects the database (a fresh PostgreSQL database in CI's
+second pass); without it the suite runs on an SQLite file in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from supervision import audit, create_app
+from supervision.db import make_engine
+from supervision.models import Base
+from supervision.scope import SYSTEM
+
+from .factories import Factory
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("SUPERVISION_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change configuration for its tests."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, connection: Connection,
+        settings_overrides: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app({"DATABASE_URL": database_url, "TESTING": True, **settings_overrides})
+    # Every session the app opens joins the test's transaction through a savepoint, so the
+    # app's own commits are real commits of a savepoint and everything is undone at the end.
+    factory = sessionmaker(bind=connection, expire_on_commit=False,
+                           join_transaction_mode="create_savepoint")
+    audit.install(factory)
+    app.extensions["supervision.sessionmaker"] = factory
+    yield app
+    app.extensions["supervision.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session for arranging data and checking results directly, beside the requests."""
+    session: Session = app.extensions["supervision.sessionmaker"]()
+    session.info["settings"] = app.config["SUPERVISION"]
+    session.info["actor"] = SYSTEM
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def make(db: Session) -> Factory:
+    return Factory(db)
