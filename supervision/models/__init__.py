@@ -3,6 +3,7 @@
 from .auth import AuditLog, IdempotentResponse, Principal
 from .base import Base
 from .compliance import Flag, FlagEvent
+from .outbox import OutboxMessage
 from .registry import ClassSession, Course, Institution, RosterEntry, Teacher, Venue
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "FlagEvent",
     "IdempotentResponse",
     "Institution",
+    "OutboxMessage",
     "Principal",
     "RosterEntry",
     "Teacher",
