@@ -14,6 +14,7 @@ from .errors import DomainError
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 principals_cli = AppGroup("principals", help="Issue API tokens.")
+demo_cli = AppGroup("demo", help="The Wuxi demo data set.")
 
 
 def unit_of_work(**info: Any) -> Any:
@@ -68,6 +69,23 @@ def principals_create(role: str, name: str, institution_id: int | None,
     click.echo(token)
 
 
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Load the Wuxi demo data set (idempotent) and print the demo tokens."""
+    from .demo import seed_demo
+
+    with unit_of_work() as session:
+        result = seed_demo(session)
+    if result.created:
+        click.echo("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+    else:
+        click.echo("demo data already present; nothing added")
+    click.echo("demo tokens (Authorization: Bearer <token>):")
+    for role, name, token in result.tokens:
+        click.echo(f"  {role:<12} {name:<24} {token}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(principals_cli)
+    app.cli.add_command(demo_cli)

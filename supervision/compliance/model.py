@@ -1,0 +1,70 @@
+"""Value objects shared by the rulebook (rules/, catalogue.py) and the runs that use it.
+
+No I/O here: a window says what is judged, a finding says what was found, a rule spec says
+what a rule is. The run (C1) turns findings into flags and clears what is no longer found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["critical", "high", "medium", "low"]
+# How a run clears a rule's open flags that were not found again:
+# "session"  - only flags of sessions whose start lies inside the window (others were not judged);
+# "registry" - the whole rule is judged every run (teachers, courses, institutions, calendar);
+# "escrow"   - judged whole every run from the escrow tables (enrollments, refunds).
+Scope = Literal["session", "registry", "escrow"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one run judges: sessions starting in [start, end]; registry facts at as_of's date.
+
+    All three are aware datetimes. Local dates and times are Asia/Shanghai (+08:00, no DST).
+    """
+
+    as_of: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+
+    def __post_init__(self) -> None:
+        for name in ("as_of", "start", "end"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"Window.{name} must be an aware datetime")
+        if self.end < self.start:
+            raise ValueError("Window.end is before Window.start")
+
+    @classmethod
+    def around(cls, as_of: dt.datetime, *, lookback_days: int = 7,
+               horizon_days: int = 30) -> Window:
+        """The window API.md §5 describes: [as_of - lookback, as_of + horizon]."""
+        return cls(as_of=as_of, start=as_of - dt.timedelta(days=lookback_days),
+                   end=as_of + dt.timedelta(days=horizon_days))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule broken by one subject; becomes (or refreshes) the flag (rule, subject)."""
+
+    rule: str
+    severity: str
+    institution_id: int | None
+    subject_type: str
+    subject_id: str
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule of RULES.md as data: code, titles, severity, legal basis, parameters it reads."""
+
+    code: str
+    title_zh: str
+    title_en: str
+    severity: str
+    legal_basis: str
+    parameters: tuple[str, ...]
+    scope: Scope

@@ -1,0 +1,239 @@
+"""The Wuxi demo data set (RULES.md §8): clearly fake, deterministic, idempotent.
+
+Institutions of both categories in several districts, their teachers, courses and a month of
+sessions around the day it is loaded, with one planted instance of each rule the registries can
+express, so that the first compliance run has something to find.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
+from .models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
+from .principals import hash_token
+from .scope import settings_of
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MARKER_USCC_SEED = 20211124  # the day Wuxi's trust model went live; seeds the generator
+
+# Fixed demo tokens so that the README can show them; `demo seed` refuses to run when
+# SUPERVISION_ENV is "production".
+DEMO_PRINCIPALS = [
+    ("demo-regulator-wuxi", "regulator", "无锡市教育局（演示）", None, None),
+    ("demo-regulator-liangxi", "regulator", "梁溪区教育局（演示）", None, "320213"),
+    ("demo-institution-xixin", "institution", "锡心学堂（演示）", "锡心学堂培训中心", None),
+    ("demo-institution-xinwu", "institution", "新吴英才（演示）", "新吴英才培训学校", None),
+    ("demo-parent-zhang", "parent", "张女士（演示家长）", None, None),
+    ("demo-parent-li", "parent", "李先生（演示家长）", None, None),
+]
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    tokens: list[tuple[str, str, str]] = field(default_factory=list)  # (role, name, token)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstitutionSpec:
+    name: str
+    district: str
+    category: str
+    modes: tuple[str, ...]
+    nonprofit: bool = True
+    licence_days: int = 900
+    status: str = "active"
+
+
+INSTITUTIONS = [
+    InstitutionSpec("锡心学堂培训中心", "320213", "subject", ("offline", "online")),
+    InstitutionSpec("湖畔思维教育", "320211", "non_subject", ("offline",)),
+    InstitutionSpec("新吴英才培训学校", "320214", "subject", ("offline",), nonprofit=False),
+    InstitutionSpec("惠山启明教育", "320206", "subject", ("offline",), licence_days=-20),
+    InstitutionSpec("锡山博雅艺术", "320205", "non_subject", ("offline",), licence_days=40),
+    InstitutionSpec("江阴澄江学堂", "320281", "subject", ("offline",), status="suspended"),
+    InstitutionSpec("宜兴紫砂书院", "320282", "non_subject", ("offline",)),
+]
+
+
+def _local(day: dt.date, hh: int, mm: int) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=SHANGHAI)
+
+
+def _institution(session: Session, rng: random.Random, spec: InstitutionSpec, n: int,
+                 today: dt.date) -> Institution:
+    inst = Institution(
+        name=spec.name, uscc=fake_uscc(rng, nonprofit=spec.nonprofit),
+        license_no=f"教民320200{n:04d}号", district_code=spec.district,
+        license_valid_until=today + dt.timedelta(days=spec.licence_days),
+        category=spec.category, licensed_modes=list(spec.modes),
+        nonprofit_registration_no=f"锡民证字第{n:06d}号" if spec.nonprofit else None,
+        escrow_mode="trust", supervised_account_no=f"GLXT-3202-{n:06d}",
+        address=f"无锡市演示路{n}号", contact_phone=f"0510-8{n:07d}", status=spec.status,
+        status_reason="演示：停业整顿" if spec.status != "active" else None)
+    session.add(inst)
+    session.flush()
+    return inst
+
+
+def _teacher(session: Session, rng: random.Random, inst: Institution, name: str, *,
+             cert_type: str | None = "4", inservice: bool = False,
+             background: str = "clear") -> tuple[Teacher, str]:
+    number = fake_id_number(rng)
+    key = settings_of(session)["ID_HASH_KEY"]
+    cert = fake_cert_no(rng, type_digit=cert_type) if cert_type else None
+    levels = {"1": "kindergarten", "2": "primary", "3": "junior", "4": "senior"}
+    teacher = Teacher(
+        institution_id=inst.id, name=name, id_number_hash=hash_id_number(number, key),
+        id_number_masked=mask_id_number(number), qualification_cert_no=cert,
+        cert_level=levels.get(cert_type or ""), cert_subject="math" if cert else None,
+        is_inservice_school_teacher=inservice, background_check_status=background,
+        background_checked_on=dt.date(2026, 3, 1) if background == "clear" else None,
+        employment="full_time", hired_on=dt.date(2026, 3, 15))
+    session.add(teacher)
+    return teacher, number
+
+
+def _course(session: Session, inst: Institution, venue: Venue | None, **kw: Any) -> Course:
+    mode = kw.get("mode", "offline")
+    values: dict[str, Any] = dict(
+        institution_id=inst.id, category=inst.category, grade_min=4, grade_max=6, mode=mode,
+        class_size=20, minutes_per_class_hour=45 if mode == "offline" else 30,
+        price_per_class_hour_fen=4000 if mode == "offline" else 1500,
+        venue_id=venue.id if venue and mode == "offline" else None)
+    values.update(kw)
+    course = Course(**values)
+    session.add(course)
+    session.flush()
+    return course
+
+
+def _sessions(session: Session, course: Course, teacher: Teacher, days: list[dt.date],
+              start: tuple[int, int], minutes: int) -> int:
+    for day in days:
+        begins = _local(day, *start)
+        session.add(ClassSession(
+            course_id=course.id, institution_id=course.institution_id, starts_at=begins,
+            ends_at=begins + dt.timedelta(minutes=minutes), teacher_id=teacher.id,
+            venue_id=course.venue_id, status="scheduled"))
+    return len(days)
+
+
+def seed_registries(session: Session, today: dt.date) -> dict[str, int]:
+    rng = random.Random(MARKER_USCC_SEED)
+    institutions = [_institution(session, rng, spec, n, today)
+                    for n, spec in enumerate(INSTITUTIONS, start=1)]
+    xixin, hupan, xinwu, qiming, boya, chengjiang, zisha = institutions
+    venues = {inst.id: Venue(institution_id=inst.id, address=f"{inst.name}教学点", capacity=30)
+              for inst in institutions}
+    session.add_all(venues.values())
+    session.flush()
+
+    t_wang, _ = _teacher(session, rng, xixin, "王老师")
+    t_chen, _ = _teacher(session, rng, xixin, "陈老师", cert_type="2")  # primary only
+    t_zhou, _ = _teacher(session, rng, xixin, "周老师", cert_type=None)  # no certificate
+    t_liu, _ = _teacher(session, rng, hupan, "刘老师", cert_type=None)
+    t_sun, sun_id = _teacher(session, rng, xinwu, "孙老师", inservice=True)  # declared in service
+    t_zhao, zhao_id = _teacher(session, rng, qiming, "赵老师", background="pending")
+    t_qian, qian_id = _teacher(session, rng, boya, "钱老师", cert_type=None)
+    t_wu, _ = _teacher(session, rng, chengjiang, "吴老师")
+    t_zheng, _ = _teacher(session, rng, zisha, "郑老师", cert_type=None)
+    key = settings_of(session)["ID_HASH_KEY"]
+    session.add(RosterEntry(kind="blacklist", id_number_hash=hash_id_number(qian_id, key),
+                            reason="演示：曾受行政处罚"))
+    inservice_extra = fake_id_number(rng)
+    session.add(RosterEntry(kind="inservice", id_number_hash=hash_id_number(inservice_extra, key),
+                            reason=None))
+    session.flush()
+
+    # A month of weekday-evening classes from a week ago, plus planted violations.
+    first = today - dt.timedelta(days=6)
+    month = [first + dt.timedelta(days=i) for i in range(30)]
+    weekdays = [d for d in month if d.weekday() < 5]
+    tue_thu = [d for d in weekdays if d.weekday() in (1, 3)]
+    saturdays = [d for d in month if d.weekday() == 5]
+    v = venues
+    n = 0
+    math = _course(session, xixin, v[xixin.id], name="五年级数学同步提高班", subject="math")
+    n += _sessions(session, math, t_wang, tue_thu, (18, 30), 90)
+    n += _sessions(session, math, t_wang, saturdays[:2], (9, 0), 90)  # SUBJECT_ON_WEEKEND
+    eng = _course(session, xixin, v[xixin.id], name="初一英语阅读", subject="english",
+                  grade_min=7, grade_max=7, price_per_class_hour_fen=4800)  # PRICE_ABOVE_GUIDE
+    n += _sessions(session, eng, t_chen, weekdays[1:2], (19, 0), 105)  # ends 20:45 (late)
+    n += _sessions(session, eng, t_zhou, weekdays[2:3], (18, 0), 90)   # no certificate
+    online = _course(session, xixin, None, name="小学语文线上精讲", subject="chinese",
+                     mode="online")
+    d = weekdays[3]
+    n += _sessions(session, online, t_wang, [d], (19, 0), 40)   # 40-minute online lesson
+    n += _sessions(session, online, t_wang, [d], (19, 45), 30)  # 5-minute break
+    n += _sessions(session, online, t_wang, weekdays[4:5], (20, 40), 30)  # ends 21:10
+    tots = _course(session, xixin, None, name="幼儿英语启蒙（线上）", subject="english",
+                   mode="online", grade_min=0, grade_max=0)  # preschool online + subject
+    n += _sessions(session, tots, t_wang, weekdays[5:6], (10, 0), 20)
+    olympiad = _course(session, hupan, v[hupan.id], name="小学奥数思维训练营", subject="other",
+                       category="non_subject")  # disguised by its name
+    n += _sessions(session, olympiad, t_liu, saturdays, (14, 0), 90)
+    n += _sessions(session, _course(session, hupan, v[hupan.id], name="少儿数学逻辑",
+                                    subject="math", category="non_subject"),
+                   t_liu, tue_thu[:4], (18, 0), 60)  # subject-type at a non-subject institution
+    phys = _course(session, xinwu, v[xinwu.id], name="初二物理", subject="physics",
+                   grade_min=8, grade_max=8)
+    n += _sessions(session, phys, t_sun, tue_thu, (18, 30), 90)
+    xinwu_online = _course(session, xinwu, None, name="初二物理线上答疑", subject="physics",
+                           mode="online", grade_min=8, grade_max=8)  # offline-only licence
+    n += _sessions(session, xinwu_online, t_sun, weekdays[6:8], (19, 0), 30)
+    hidden = _course(session, xinwu, None, name="初三数学冲刺（地下班）", subject="math",
+                     grade_min=9, grade_max=9)  # offline with no registered venue
+    n += _sessions(session, hidden, t_sun, weekdays[8:10], (18, 0), 90)
+    chem = _course(session, qiming, v[qiming.id], name="初三化学", subject="chemistry",
+                   grade_min=9, grade_max=9)  # licence expired
+    n += _sessions(session, chem, t_zhao, tue_thu, (18, 30), 90)
+    piano = _course(session, boya, v[boya.id], name="少儿钢琴", subject="music", grade_min=1,
+                    grade_max=6, price_per_class_hour_fen=12000)
+    n += _sessions(session, piano, t_qian, saturdays, (10, 0), 60)
+    cj = _course(session, chengjiang, v[chengjiang.id], name="初一语文", subject="chinese",
+                 grade_min=7, grade_max=7)  # the institution is suspended
+    n += _sessions(session, cj, t_wu, tue_thu[:3], (18, 30), 90)
+    clay = _course(session, zisha, v[zisha.id], name="紫砂陶艺体验", subject="art",
+                   grade_min=3, grade_max=9, price_per_class_hour_fen=8000)
+    n += _sessions(session, clay, t_zheng, saturdays, (14, 0), 90)
+    session.flush()
+    return {"institutions": len(institutions), "teachers": 9, "sessions": n}
+
+
+def seed_principals(session: Session) -> list[tuple[str, str, str]]:
+    by_name = {i.name: i.id for i in session.scalars(select(Institution))}
+    out = []
+    for token, role, name, inst_name, district in DEMO_PRINCIPALS:
+        session.add(Principal(role=role, name=name, token_hash=hash_token(token),
+                              institution_id=by_name.get(inst_name) if inst_name else None,
+                              district_code=district))
+        out.append((role, name, token))
+    session.flush()
+    return out
+
+
+def is_seeded(session: Session) -> bool:
+    return session.scalars(select(Principal.id).where(
+        Principal.token_hash == hash_token(DEMO_PRINCIPALS[0][0]))).first() is not None
+
+
+def seed_demo(session: Session, *, today: dt.date | None = None) -> DemoResult:
+    if settings_of(session).get("ENV") == "production":
+        raise RuntimeError("the demo data set is not loaded into a production database")
+    if is_seeded(session):
+        return DemoResult(created=False,
+                          tokens=[(r, n, t) for t, r, n, _i, _d in DEMO_PRINCIPALS])
+    today = today or dt.datetime.now(SHANGHAI).date()
+    counts = seed_registries(session, today)
+    tokens = seed_principals(session)
+    return DemoResult(created=True, tokens=tokens, counts=counts)
