@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
-
 from supervision.db import make_engine
 from supervision.models import Base
 
@@ -24,12 +22,14 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url
     engine = make_engine(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # type: ignore[attr-defined]
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True, compare_type=True)
-        with context.begin_transaction():
-            context.run_migrations()
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=target_metadata,
+                              render_as_batch=True, compare_type=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():

@@ -42,11 +42,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["supervision.engine"] = engine
     app.extensions["supervision.sessionmaker"] = factory
 
-    from . import api, cli, ops
+    from . import api, cli, observability, ops, security
     from .api.context import close_request_session
 
     app.teardown_appcontext(close_request_session)
+    observability.init_app(app)  # first: request ids and logs for every later refusal
+    security.init_app(app)
     api.init_app(app)
     ops.init_app(app)
     cli.init_app(app)
+    from . import console
+
+    console.init_app(app)  # the regulator's web console under /console/
     return app

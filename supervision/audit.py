@@ -76,7 +76,8 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
                 "changes": changes, "institution_id": _institution_of(obj),
             })
     if rows:
-        session.connection().execute(insert(AuditLog), rows)
+        # RETURNING lets SQLAlchemy send the rows as one multi-row INSERT, not one per row.
+        session.connection().execute(insert(AuditLog).returning(AuditLog.id), rows)
 
 
 def install(session_class: Any) -> None:

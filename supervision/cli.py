@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from . import db
 from .config import PROJECT_DIR
@@ -15,6 +15,8 @@ from .errors import DomainError
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 principals_cli = AppGroup("principals", help="Issue API tokens.")
 demo_cli = AppGroup("demo", help="The Wuxi demo data set.")
+trustee_cli = AppGroup("trustee", help="The trustee: sandbox, statements, deliveries.")
+compliance_cli = AppGroup("compliance", help="The compliance engine.")
 
 
 def unit_of_work(**info: Any) -> Any:
@@ -85,7 +87,95 @@ def demo_seed() -> None:
         click.echo(f"  {role:<12} {name:<24} {token}")
 
 
+@trustee_cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--callback-url", default="http://127.0.0.1:5000/api/v1/trustee/events",
+              show_default=True, help="Where the sandbox posts its signed events.")
+@click.option("--delay", default=1.0, show_default=True, type=float,
+              help="Seconds before an accepted instruction is executed.")
+def trustee_sandbox(host: str, port: int, callback_url: str, delay: float) -> None:
+    """A local stand-in trustee (foreground): accepts instructions, executes them, calls back."""
+    from .escrow import sandbox
+
+    click.echo(f"trustee sandbox on http://{host}:{port} → events to {callback_url}")
+    sandbox.run(host=host, port=port, secret=str(current_app.config["SUPERVISION"]
+                                                 ["TRUSTEE_SECRET"]),
+                callback_url=callback_url, delay=delay)
+
+
+@trustee_cli.command("pull-statements")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The statement date (default: yesterday, Asia/Shanghai).")
+def trustee_pull_statements(day: Any) -> None:
+    """Fetch and reconcile the trustee's statements of every account with custody activity."""
+    from .escrow.statements import pull_statements
+
+    app = current_app
+    count = pull_statements(app.extensions["supervision.sessionmaker"],
+                            app.config["SUPERVISION"], day.date() if day else None)
+    click.echo(f"{count} statement(s) imported")
+
+
+@trustee_cli.command("deliver-pending")
+def trustee_deliver_pending() -> None:
+    """Send every pending instruction to the trustee now (what the retry job does)."""
+    from .escrow.trustee import deliver_pending
+
+    app = current_app
+    count = deliver_pending(app.extensions["supervision.sessionmaker"], app.config["SUPERVISION"])
+    click.echo(f"{count} instruction(s) accepted by the trustee")
+
+
+@compliance_cli.command("run")
+@click.option("--as-of", "as_of", default=None,
+              help="ISO 8601 with an offset, e.g. 2026-12-07T19:00:00+08:00 (default: now).")
+@click.option("--horizon-days", default=30, show_default=True, type=click.IntRange(0, 366))
+@click.option("--lookback-days", default=7, show_default=True, type=click.IntRange(0, 366))
+def compliance_run(as_of: str | None, horizon_days: int, lookback_days: int) -> None:
+    """One compliance run; prints its summary."""
+    from .compliance.runs import parse_as_of, run_compliance, summary_lines
+
+    try:
+        moment = parse_as_of(as_of)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from exc
+    with unit_of_work() as session:
+        run = run_compliance(session, as_of=moment, horizon_days=horizon_days,
+                             lookback_days=lookback_days)
+        lines = summary_lines(run)
+    click.echo("\n".join(lines))
+
+
+@click.command("scheduler")
+@with_appcontext
+@click.option("--list", "list_jobs", is_flag=True, help="Print the timetable and exit.")
+@click.option("--run", "run_once", default=None, metavar="JOB_ID",
+              help="Run one job now (for its current period) and exit.")
+def scheduler_command(list_jobs: bool, run_once: str | None) -> None:
+    """The one scheduler process (blocks). Start exactly one per deployment; two are safe."""
+    from . import scheduler
+
+    if list_jobs:
+        for job in scheduler.JOBS:
+            click.echo(f"{job.id:<28} {job.trigger!s:<32} {job.description}")
+        return
+    if run_once is not None:
+        if run_once not in scheduler.JOBS_BY_ID:
+            raise click.BadParameter(f"unknown job {run_once}", param_hint="--run")
+        outcome = scheduler.run_job(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                    run_once)
+        click.echo(f"{outcome.job_id} {outcome.period_key}: "
+                   f"{outcome.detail if outcome.ran else 'skipped, ' + outcome.detail}")
+        return
+    click.echo(f"scheduler: {len(scheduler.JOBS)} jobs, Asia/Shanghai; Ctrl-C stops")
+    scheduler.build_scheduler(current_app._get_current_object()).start()  # type: ignore[attr-defined]
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(principals_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(trustee_cli)
+    app.cli.add_command(compliance_cli)
+    app.cli.add_command(scheduler_command)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from .identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
 from .models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
-from .principals import hash_token
-from .scope import settings_of
+from .principals import actor_for, hash_token
+from .scope import SYSTEM, settings_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MARKER_USCC_SEED = 20211124  # the day Wuxi's trust model went live; seeds the generator
@@ -142,8 +142,8 @@ def seed_registries(session: Session, today: dt.date) -> dict[str, int]:
     t_chen, _ = _teacher(session, rng, xixin, "陈老师", cert_type="2")  # primary only
     t_zhou, _ = _teacher(session, rng, xixin, "周老师", cert_type=None)  # no certificate
     t_liu, _ = _teacher(session, rng, hupan, "刘老师", cert_type=None)
-    t_sun, sun_id = _teacher(session, rng, xinwu, "孙老师", inservice=True)  # declared in service
-    t_zhao, zhao_id = _teacher(session, rng, qiming, "赵老师", background="pending")
+    t_sun, _ = _teacher(session, rng, xinwu, "孙老师", inservice=True)  # declared in service
+    t_zhao, _ = _teacher(session, rng, qiming, "赵老师", background="pending")
     t_qian, qian_id = _teacher(session, rng, boya, "钱老师", cert_type=None)
     t_wu, _ = _teacher(session, rng, chengjiang, "吴老师")
     t_zheng, _ = _teacher(session, rng, zisha, "郑老师", cert_type=None)
@@ -194,6 +194,10 @@ def seed_registries(session: Session, today: dt.date) -> dict[str, int]:
     hidden = _course(session, xinwu, None, name="初三数学冲刺（地下班）", subject="math",
                      grade_min=9, grade_max=9)  # offline with no registered venue
     n += _sessions(session, hidden, t_sun, weekdays[8:10], (18, 0), 90)
+    # Next winter vacation (config's 2026-2027 school year) and a 2027 date that the holiday
+    # package does not cover yet: found by a run whose horizon reaches January.
+    winter = [dt.date(2027, 1, 4), dt.date(2027, 1, 26)]
+    n += _sessions(session, phys, t_sun, winter, (9, 0), 90)
     chem = _course(session, qiming, v[qiming.id], name="初三化学", subject="chemistry",
                    grade_min=9, grade_max=9)  # licence expired
     n += _sessions(session, chem, t_zhao, tue_thu, (18, 30), 90)
@@ -222,6 +226,76 @@ def seed_principals(session: Session) -> list[tuple[str, str, str]]:
     return out
 
 
+def _as(session: Session, token: str) -> None:
+    principal = session.scalars(select(Principal).where(
+        Principal.token_hash == hash_token(token))).one()
+    session.info["actor"] = actor_for(principal)
+
+
+def seed_escrow(session: Session, now: dt.datetime) -> dict[str, int]:
+    """Enrollments paid through the trustee's deposits, attendance, a confirmation, a refund
+    request and one unmatched deposit, all through the same services as the API."""
+    from .escrow import (
+        apply_deposit,
+        confirm_consumption,
+        create_enrollment,
+        dispute_consumption,
+        record_attendance,
+        reject_refund,
+        request_refund,
+    )
+
+    courses = {c.name: c for c in session.scalars(select(Course))}
+    math, english = courses["五年级数学同步提高班"], courses["初一英语阅读"]
+    _as(session, "demo-parent-zhang")
+    ming = create_enrollment(session, course_id=math.id, student_name="张小明",
+                             student_grade=5, class_hours=20)
+    ming_en = create_enrollment(session, course_id=english.id, student_name="张小明",
+                                student_grade=7, class_hours=8)
+    _as(session, "demo-parent-li")
+    hong = create_enrollment(session, course_id=math.id, student_name="李小红",
+                             student_grade=5, class_hours=10)
+    paid_at = now - dt.timedelta(days=6)
+    for n, enrollment in enumerate((ming, ming_en, hong), start=1):
+        apply_deposit(session, event_id=f"demo-deposit-{n}",
+                      payment_reference=enrollment.payment_reference,
+                      amount_fen=enrollment.amount_fen, trustee_txn_id=f"DEMO-TXN-{n:04d}",
+                      received_at=paid_at)
+    # A transfer the trustee could not match to any enrollment: it waits in suspense.
+    apply_deposit(session, event_id="demo-deposit-unknown", payment_reference="SV-UNKNOWN-DEMO",
+                  amount_fen=123400, trustee_txn_id="DEMO-TXN-9999", received_at=paid_at)
+    started = session.scalars(select(ClassSession).where(
+        ClassSession.course_id == math.id, ClassSession.starts_at < now)
+        .order_by(ClassSession.starts_at)).first()
+    consumptions = []
+    if started is not None:
+        _as(session, "demo-institution-xixin")
+        consumptions = record_attendance(session, session_id=started.id,
+                                         enrollment_ids=[ming.id, hong.id], class_hours=None,
+                                         as_of=now)
+        _as(session, "demo-parent-zhang")
+        confirm_consumption(session, consumptions[0].id, as_of=now)
+    _as(session, "demo-parent-li")
+    request_refund(session, hong.id, reason="孩子转学，申请退还未消课时费用", amount_fen=None,
+                   as_of=now)
+    # A disputed class and a refused refund, each of which raises a flag for the regulator.
+    english_class = session.scalars(select(ClassSession).where(
+        ClassSession.course_id == english.id, ClassSession.starts_at < now)).first()
+    if english_class is not None:
+        _as(session, "demo-institution-xixin")
+        (disputed,) = record_attendance(session, session_id=english_class.id,
+                                        enrollment_ids=[ming_en.id], class_hours=1, as_of=now)
+        consumptions.append(disputed)
+        _as(session, "demo-parent-zhang")
+        dispute_consumption(session, disputed.id, reason="孩子当天请假，未上课", as_of=now)
+    _as(session, "demo-parent-zhang")
+    refused = request_refund(session, ming_en.id, reason="课程不合适", amount_fen=4800, as_of=now)
+    _as(session, "demo-institution-xixin")
+    reject_refund(session, refused.id, reason="已按合同约定排课", as_of=now)
+    session.info["actor"] = SYSTEM
+    return {"enrollments": 3, "deposits": 4, "consumptions": len(consumptions), "refunds": 2}
+
+
 def is_seeded(session: Session) -> bool:
     return session.scalars(select(Principal.id).where(
         Principal.token_hash == hash_token(DEMO_PRINCIPALS[0][0]))).first() is not None
@@ -233,7 +307,9 @@ def seed_demo(session: Session, *, today: dt.date | None = None) -> DemoResult:
     if is_seeded(session):
         return DemoResult(created=False,
                           tokens=[(r, n, t) for t, r, n, _i, _d in DEMO_PRINCIPALS])
-    today = today or dt.datetime.now(SHANGHAI).date()
+    now = dt.datetime.now(SHANGHAI)
+    today = today or now.date()
     counts = seed_registries(session, today)
     tokens = seed_principals(session)
+    counts.update(seed_escrow(session, now))
     return DemoResult(created=True, tokens=tokens, counts=counts)

@@ -1,12 +1,13 @@
-"""Operations endpoints: liveness, readiness."""
+"""Operations endpoints: liveness, readiness, metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
 
+from . import observability
 from .api.context import db_session
 
 
@@ -23,3 +24,8 @@ def init_app(app: Flask) -> None:
         except Exception as exc:  # any failure to reach the database means "not ready"
             return jsonify({"status": "unavailable", "error": type(exc).__name__}), 503
         return jsonify({"status": "ok"})
+
+    @app.get("/metrics")
+    def metrics() -> Any:
+        body, content_type = observability.render_metrics(app, request.headers.get("Accept"))
+        return Response(body, content_type=content_type)

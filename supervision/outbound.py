@@ -33,10 +33,16 @@ def verify(secret: str, timestamp: str | None, signature: str | None, body: byte
 
 def make_session(retries: int = 3, backoff: float = 0.3) -> requests.Session:
     """Retries with backoff on connection errors and 5xx, POST included: every POST we make
-    carries an Idempotency-Key or is an at-least-once notification, so repeating is safe."""
+    carries an Idempotency-Key or is an at-least-once notification, so repeating is safe.
+
+    A Retry-After header is not obeyed: a receiver answering 503 with "Retry-After: 3600"
+    would otherwise park our worker for an hour; the scheduler's retry job is our "later".
+    """
     retry = Retry(total=retries, connect=retries, read=retries, status=retries,
-                  backoff_factor=backoff, status_forcelist=(500, 502, 503, 504),
-                  allowed_methods=None, raise_on_status=False)
+                  backoff_factor=backoff, backoff_max=10.0,
+                  status_forcelist=(500, 502, 503, 504),
+                  allowed_methods=None, raise_on_status=False,
+                  respect_retry_after_header=False)
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
@@ -44,14 +50,21 @@ def make_session(retries: int = 3, backoff: float = 0.3) -> requests.Session:
     return session
 
 
+def signed_headers(secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    """The two signature headers (and the JSON content type) for `body`."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {"Content-Type": "application/json",
+            "X-Supervision-Timestamp": timestamp,
+            "X-Supervision-Signature": sign(secret, timestamp, body)}
+
+
 def signed_request(http: requests.Session, method: str, url: str, *, secret: str,
                    payload: Any = None, headers: dict[str, str] | None = None,
-                   timeout: float = 5.0) -> requests.Response:
+                   timeout: float | tuple[float, float] = 5.0) -> requests.Response:
+    """One signed call. `timeout` is mandatory in spirit: requests without one can hang a
+    worker forever. A GET signs the empty body."""
     body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-    timestamp = str(int(time.time()))
-    all_headers = {"Content-Type": "application/json",
-                   "X-Supervision-Timestamp": timestamp,
-                   "X-Supervision-Signature": sign(secret, timestamp, body)}
+    all_headers = signed_headers(secret, body)
     all_headers.update(headers or {})
     return http.request(method, url, data=body if payload is not None else None,
                         headers=all_headers, timeout=timeout)

@@ -75,6 +75,8 @@ def get_in_scope(session: Session, actor: Actor, model: type[T], id_: Any,
         key = int(id_)
     except (TypeError, ValueError):
         raise NotFound(model.__name__) from None
+    if not -(2**63) <= key < 2**63:  # no such id; SQLite would overflow binding it
+        raise NotFound(model.__name__)
     pk = model.id  # type: ignore[attr-defined]
     stmt = select(model).where(pk == key, scope_clause(actor, model))
     if for_update:

@@ -11,11 +11,16 @@ from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
 from . import errors
+from .error_docs import ErrorResponses, ErrorSchema
 
 SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
 
 
 class Api(_Api):
+    # Each operation lists its own error statuses (error_docs.py), no catch-all "default".
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
     def handle_http_exception(self, error: HTTPException) -> Any:
         return errors.http_exception_body(error)
 
@@ -35,7 +40,7 @@ def init_app(app: Flask) -> None:
             "security": [{"bearer": []}],
         },
     )
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [ErrorResponses(app)]})
     errors.init_app(app)
     # Register after the Api so our handlers win over its generic HTTPException handler.
     app.register_error_handler(HTTPException, api.handle_http_exception)
@@ -44,7 +49,8 @@ def init_app(app: Flask) -> None:
     def swagger_assets(filename: str) -> Any:
         return send_from_directory(SWAGGER_ASSETS, filename, max_age=86400)
 
-    from . import registry
+    from . import compliance, escrow, registry, rules, trustee
 
-    for bp in registry.blueprints:
+    for bp in [*registry.blueprints, *compliance.blueprints, *trustee.blueprints,
+               *escrow.blueprints, *rules.blueprints]:
         api.register_blueprint(bp, url_prefix="/api/v1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_UTC8 = dt.timezone(dt.timedelta(hours=8))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -23,7 +25,7 @@ def _find_control_chars(data: Any, path: str = "") -> dict[str, list[str]]:
     if isinstance(data, str):
         if _CONTROL.search(data):
             errors[path or "_schema"] = ["control characters are not allowed"]
-    elif isinstance(data, dict):
+    elif isinstance(data, Mapping):  # query args arrive as webargs' MultiDictProxy, not a dict
         for key, value in data.items():
             errors.update(_find_control_chars(value, f"{path}.{key}" if path else str(key)))
     elif isinstance(data, list):
@@ -56,17 +58,53 @@ class QuerySchema(Schema):
 class DateTime(ma.fields.AwareDateTime):
     """ISO 8601 with an explicit offset in; Asia/Shanghai local time with +08:00 out."""
 
+    # Exactly what is accepted, also given as documentation (OpenAPI "pattern"): RFC 3339, the
+    # profile of ISO 8601 that OpenAPI's "date-time" means (seconds and an offset required;
+    # Python alone would also take "2026-12-07 19:00+0800" or "20261207T19"), years 1900 to
+    # 9998. Spelled out whole so that generators (schemathesis) can produce matching values.
+    PATTERN = (r"^(19\d\d|[2-8]\d{3}|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])"
+               r"-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
+               r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$")
+    _RFC3339 = re.compile(PATTERN)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", default_timezone=None, **kwargs)
+        self.metadata = {"pattern": self.PATTERN, **self.metadata}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        out = super()._deserialize(value, attr, data, **kwargs)  # naive → its own message
+        # Years 1 or 9999 with an offset overflow on conversion to UTC (a 500 when stored).
+        if not 1900 <= out.year <= 9998:
+            raise ma.ValidationError("the year must be between 1900 and 9998")
+        if not self._RFC3339.match(value):
+            raise ma.ValidationError("not an RFC 3339 timestamp, e.g. 2026-12-07T19:00:00+08:00")
+        return out
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if value is None:
             return None
-        return value.astimezone(SHANGHAI).isoformat()
+        local = value.astimezone(SHANGHAI)
+        offset = local.utcoffset()
+        if offset is not None and offset.seconds % 60:
+            local = value.astimezone(_UTC8)  # before 1901 the zone's LMT is +08:05:43
+        return local.isoformat()
+
+
+# The same rules as documentation (OpenAPI "pattern"), so generated clients and fuzzers know
+# them: no control characters anywhere, and a required string holds a non-blank character.
+_ALLOWED = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+_NOT_BLANK = r"[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+TEXT_PATTERN = f"^{_ALLOWED}*$"
+REQUIRED_TEXT_PATTERN = f"^{_ALLOWED}*{_NOT_BLANK}{_ALLOWED}*$"
 
 
 class Str(ma.fields.String):
     """A string stripped of surrounding blanks; `required` strings may not be blank."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metadata = {"pattern": REQUIRED_TEXT_PATTERN if self.required else TEXT_PATTERN,
+                         **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         out = super()._deserialize(value, attr, data, **kwargs)
@@ -85,6 +123,27 @@ class Int(ma.fields.Integer):
         if validate is not None:
             validators.extend(validate if isinstance(validate, list) else [validate])
         super().__init__(strict=True, validate=validators, **kwargs)
+
+
+class Date(ma.fields.Date):
+    """A calendar date written exactly YYYY-MM-DD (marshmallow alone also takes 20260101 and
+    ISO week dates such as 2026-W01-1)."""
+
+    _PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not self._PATTERN.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Bool(ma.fields.Boolean):
+    """JSON true or false only: marshmallow alone also takes 1, "yes", "on"..."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if value is not True and value is not False:
+            raise self.make_error("invalid")
+        return value
 
 
 def money(**kwargs: Any) -> Int:
@@ -106,9 +165,14 @@ class SelectPage(Page):
         total = collection.session.scalar(
             select(func.count()).select_from(collection.stmt.order_by(None).subquery()))
         page_params.item_count = total or 0
-        rows = collection.session.scalars(
-            collection.stmt.limit(page_params.page_size).offset(page_params.first_item))
-        self._items = list(rows)
+        if page_params.first_item >= page_params.item_count:
+            # Past the end: nothing to fetch, and ?page=10**18 must not reach the database
+            # as an OFFSET that overflows a 64-bit integer.
+            self._items: list[Any] = []
+        else:
+            rows = collection.session.scalars(
+                collection.stmt.limit(page_params.page_size).offset(page_params.first_item))
+            self._items = list(rows)
         self.page_params = page_params
         self.collection = collection
 
@@ -119,6 +183,15 @@ class SelectPage(Page):
 
 class Blueprint(_Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 100}
+
+    def _document_pagination_metadata(self, spec: Any, resp_doc: dict[str, Any]) -> None:
+        # The header's value is a JSON object sent as text. Documented as an object schema,
+        # OpenAPI's "simple" header style means "k,v,k,v" and validators reject real values.
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Pagination metadata as a JSON object: total, total_pages, "
+                           "first_page, last_page, page, previous_page, next_page",
+            "schema": {"type": "string"},
+        }
 
     def paginate_sql(self) -> Any:
         return self.paginate(SelectPage)

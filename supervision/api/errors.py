@@ -65,7 +65,12 @@ def http_exception_body(error: HTTPException) -> tuple[dict[str, Any], int, dict
     message = data.get("message") or error.description or HTTPStatus(code).phrase
     if code == 422 and errors and "message" not in data:
         message = "validation failed"
-    return body(code, message, errors), code, dict(data.get("headers") or {})
+    elif code == 400 and errors and "message" not in data:
+        message = "malformed request: " + "; ".join(m for ms in errors.values() for m in ms)
+    # Keep werkzeug's own headers (Allow on a 405, as RFC 9110 requires), not its HTML type.
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    return body(code, message, errors), code, headers
 
 
 def _domain_error(error: domain.DomainError) -> tuple[Response, int]:

@@ -1,16 +1,33 @@
 """The working calendar: statutory holidays and adjusted working days (chinesecalendar), a
-regulator-editable override table, and a Saturday/Sunday fallback where data is missing.
+regulator-editable override table, Wuxi's school years (校历), and a Saturday/Sunday fallback
+where no data exists.
 
-FIRST VERSION: package + fallback only; the override table and school years come next.
+Sources, strongest first: an override row for the date; the package (it knows 2004 to its
+release year and raises NotImplementedError beyond); for a year the package does not know but
+for which regulators have loaded holidays, the override table is that year's schedule, so its
+other days are ordinary weekdays and weekends ("override"); otherwise Saturday/Sunday as rest
+days ("fallback"), never a crash and never a silent guess: `year_covered` says so and the
+engine raises CALENDAR_DATA_MISSING.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from dataclasses import dataclass
 
 import chinese_calendar
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from ..errors import Invalid, NotFound
+from ..models.compliance import CalendarOverride, SchoolYear
+from ..scope import policy_of
+
+ONE_DAY = dt.timedelta(days=1)
+VACATION_NAMES = {"winter": "寒假", "summer": "暑假"}
+_SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
 
 
 @dataclass(frozen=True)
@@ -21,15 +38,85 @@ class DayInfo:
     source: str  # package | override | fallback
 
 
-def day_info(session: Session, day: dt.date) -> DayInfo:
+@dataclass(frozen=True)
+class VacationPeriod:
+    school_year: str  # "2026-2027"
+    kind: str  # winter | summer
+    name: str  # 寒假 | 暑假
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class SchoolYearInfo:
+    name: str
+    winter_vacation: tuple[dt.date, dt.date]
+    summer_vacation: tuple[dt.date, dt.date]
+    source: str  # table | config
+
+    def periods(self) -> list[VacationPeriod]:
+        return [VacationPeriod(self.name, kind, VACATION_NAMES[kind], *span)
+                for kind, span in (("winter", self.winter_vacation),
+                                   ("summer", self.summer_vacation))]
+
+
+# -- statutory days -------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=256)
+def package_covers(year: int) -> bool:
+    """Whether chinesecalendar has this year's State Council schedule."""
     try:
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
+        chinese_calendar.get_holiday_detail(dt.date(year, 6, 1))
     except NotImplementedError:
-        kind = "weekend" if day.weekday() >= 5 else "workday"
-        return DayInfo(day, kind, None, "fallback")
+        return False
+    return True
+
+
+def _weekday_kind(day: dt.date) -> str:
+    return "weekend" if day.weekday() >= 5 else "workday"
+
+
+def _package_day(day: dt.date) -> DayInfo:
+    on_holiday, name = chinese_calendar.get_holiday_detail(day)
     if on_holiday:
+        # is_holiday() is true on plain weekends too: only a named day is a statutory holiday.
         return DayInfo(day, "holiday" if name else "weekend", name, "package")
+    # A named working day on a weekend is an adjusted working day (调休上班).
     return DayInfo(day, "workday", name if day.weekday() >= 5 else None, "package")
+
+
+def _overrides(session: Session, start: dt.date, end: dt.date) -> list[CalendarOverride]:
+    return list(session.scalars(select(CalendarOverride).where(
+        CalendarOverride.day >= start, CalendarOverride.day <= end)))
+
+
+def calendar_days(session: Session, start: dt.date, end: dt.date) -> list[DayInfo]:
+    """Every day of [start, end] with its kind and source, in one query for the overrides.
+
+    The overrides of the whole years spanned are read, because a holiday row anywhere in a
+    year the package does not know makes the override table that year's schedule.
+    """
+    if end < start:
+        return []
+    rows = _overrides(session, dt.date(start.year, 1, 1), dt.date(end.year, 12, 31))
+    by_day = {row.day: row for row in rows}
+    override_years = {row.day.year for row in rows if row.kind == "holiday"}
+    days: list[DayInfo] = []
+    for offset in range((end - start).days + 1):  # counted, so 9999-12-31 cannot overflow
+        day = start + dt.timedelta(days=offset)
+        row = by_day.get(day)
+        if row is not None:
+            days.append(DayInfo(day, row.kind, row.name, "override"))
+        elif package_covers(day.year):
+            days.append(_package_day(day))
+        else:
+            source = "override" if day.year in override_years else "fallback"
+            days.append(DayInfo(day, _weekday_kind(day), None, source))
+    return days
+
+
+def day_info(session: Session, day: dt.date) -> DayInfo:
+    return calendar_days(session, day, day)[0]
 
 
 def is_working_day(session: Session, day: dt.date) -> bool:
@@ -37,11 +124,147 @@ def is_working_day(session: Session, day: dt.date) -> bool:
 
 
 def add_working_days(session: Session, start: dt.date, n: int) -> dt.date:
-    """The date n working days after `start` (start itself not counted)."""
-    day = start
-    remaining = n
+    """The date n working days after `start` (start itself not counted), overrides included.
+
+    Reads the calendar a stretch at a time rather than a query per day.
+    """
+    day, remaining = start, n
     while remaining > 0:
-        day += dt.timedelta(days=1)
-        if is_working_day(session, day):
-            remaining -= 1
+        stretch = calendar_days(session, day + ONE_DAY, day + dt.timedelta(days=2 * remaining + 14))
+        for info in stretch:
+            day = info.date
+            if info.kind == "workday":
+                remaining -= 1
+                if remaining == 0:
+                    break
     return day
+
+
+def year_covered(session: Session, year: int) -> bool:
+    """Whether the statutory schedule of `year` is known (package, or holidays loaded)."""
+    if package_covers(year):
+        return True
+    found = session.scalar(select(CalendarOverride.id).where(
+        CalendarOverride.kind == "holiday",
+        CalendarOverride.day >= dt.date(year, 1, 1),
+        CalendarOverride.day <= dt.date(year, 12, 31)).limit(1))
+    return found is not None
+
+
+def put_override(session: Session, day: dt.date, *, kind: str, name: str | None) -> DayInfo:
+    """Create or replace the override of one date."""
+    if kind not in ("holiday", "workday"):
+        raise Invalid.field("kind", "must be holiday or workday")
+    if kind == "holiday" and not name:
+        raise Invalid.field("name", "a statutory holiday needs its name (e.g. 春节)")
+    row = session.scalars(select(CalendarOverride).where(CalendarOverride.day == day)).first()
+    if row is None:
+        row = CalendarOverride(day=day, kind=kind, name=name)
+        session.add(row)
+    else:
+        row.kind, row.name = kind, name
+    session.flush()
+    return day_info(session, day)
+
+
+def delete_override(session: Session, day: dt.date) -> None:
+    row = session.scalars(select(CalendarOverride).where(CalendarOverride.day == day)).first()
+    if row is None:
+        raise NotFound("calendar override")
+    session.delete(row)
+    session.flush()
+
+
+# -- school years ---------------------------------------------------------------------------
+
+def school_year_of(day: dt.date) -> str:
+    """The school year a date belongs to: September 1 to August 31."""
+    first = day.year if day.month >= 9 else day.year - 1
+    return f"{first}-{first + 1}"
+
+
+def school_year_bounds(name: str) -> tuple[dt.date, dt.date]:
+    match = _SCHOOL_YEAR.match(name)
+    if match is None or int(match.group(2)) != int(match.group(1)) + 1:
+        raise Invalid.field("name", "a school year is named like 2026-2027")
+    first = int(match.group(1))
+    if not 2000 <= first <= 2200:
+        raise Invalid.field("name", "school year out of range")
+    return dt.date(first, 9, 1), dt.date(first + 1, 8, 31)
+
+
+def _from_config(session: Session, name: str) -> SchoolYearInfo | None:
+    data = policy_of(session).get("school_years", {}).get(name)
+    if not data:
+        return None
+    winter = tuple(dt.date.fromisoformat(d) for d in data["winter_vacation"])
+    summer = tuple(dt.date.fromisoformat(d) for d in data["summer_vacation"])
+    return SchoolYearInfo(name, (winter[0], winter[1]), (summer[0], summer[1]), "config")
+
+
+def _from_row(row: SchoolYear) -> SchoolYearInfo:
+    return SchoolYearInfo(row.name, (row.winter_start, row.winter_end),
+                          (row.summer_start, row.summer_end), "table")
+
+
+def school_year(session: Session, name: str) -> SchoolYearInfo | None:
+    """The school year's vacations: the regulators' table first, then config's default."""
+    row = session.scalars(select(SchoolYear).where(SchoolYear.name == name)).first()
+    return _from_row(row) if row is not None else _from_config(session, name)
+
+
+def school_years(session: Session) -> list[SchoolYearInfo]:
+    rows = {row.name: _from_row(row) for row in session.scalars(select(SchoolYear))}
+    for name in policy_of(session).get("school_years", {}):
+        if name not in rows:
+            info = _from_config(session, name)
+            if info is not None:
+                rows[name] = info
+    return [rows[name] for name in sorted(rows)]
+
+
+def school_year_covered(session: Session, name_or_day: str | dt.date) -> bool:
+    name = school_year_of(name_or_day) if isinstance(name_or_day, dt.date) else name_or_day
+    return school_year(session, name) is not None
+
+
+def vacation_periods(session: Session, start: dt.date, end: dt.date) -> list[VacationPeriod]:
+    """The configured vacations overlapping [start, end]; school years without data are
+    simply absent (ask `school_year_covered`)."""
+    periods: list[VacationPeriod] = []
+    first = int(school_year_of(start)[:4])
+    last = int(school_year_of(end)[:4])
+    for year in range(first, last + 1):
+        info = school_year(session, f"{year}-{year + 1}")
+        if info is None:
+            continue
+        periods.extend(p for p in info.periods() if p.start <= end and p.end >= start)
+    return periods
+
+
+def _check_span(field: str, span: tuple[dt.date, dt.date],
+                bounds: tuple[dt.date, dt.date]) -> None:
+    start, end = span
+    if start > end:
+        raise Invalid.field(f"{field}.end", "must not be before start")
+    if start < bounds[0] or end > bounds[1]:
+        raise Invalid.field(field, f"must lie within the school year {bounds[0]} to {bounds[1]}")
+
+
+def put_school_year(session: Session, name: str, *, winter: tuple[dt.date, dt.date],
+                    summer: tuple[dt.date, dt.date]) -> SchoolYearInfo:
+    """Create or replace a school year's vacations."""
+    bounds = school_year_bounds(name)
+    _check_span("winter_vacation", winter, bounds)
+    _check_span("summer_vacation", summer, bounds)
+    if winter[1] >= summer[0]:
+        raise Invalid.field("summer_vacation", "must start after the winter vacation ends")
+    row = session.scalars(select(SchoolYear).where(SchoolYear.name == name)).first()
+    if row is None:
+        row = SchoolYear(name=name)
+        session.add(row)
+    row.winter_start, row.winter_end = winter
+    row.summer_start, row.summer_end = summer
+    session.flush()
+    return _from_row(row)
+

@@ -12,10 +12,16 @@ from typing import Any, Literal
 
 Severity = Literal["critical", "high", "medium", "low"]
 # How a run clears a rule's open flags that were not found again:
-# "session"  - only flags of sessions whose start lies inside the window (others were not judged);
-# "registry" - the whole rule is judged every run (teachers, courses, institutions, calendar);
+# "session"  - only flags whose subject is a session starting inside the window (sessions outside
+#              it were not judged). Such a rule may also report a non-session subject (the
+#              calendar year of CALENDAR_DATA_MISSING, an enrollment taken while suspended):
+#              those are never cleared by a run, people resolve them (they reopen if found again).
+# "registry" - the whole rule is judged every run (teachers, courses, institutions).
 # "escrow"   - judged whole every run from the escrow tables (enrollments, refunds).
 Scope = Literal["session", "registry", "escrow"]
+# "scan": found by evaluate_all, so a run may clear it. "event": raised by an escrow event
+# (a dispute, a rejected refund, reconciliation) and never found by a scan, so never cleared by one.
+DetectedBy = Literal["scan", "event"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +74,4 @@ class RuleSpec:
     legal_basis: str
     parameters: tuple[str, ...]
     scope: Scope
+    detected_by: DetectedBy = "scan"

@@ -2,22 +2,28 @@
 
 from .auth import AuditLog, IdempotentResponse, Principal
 from .base import Base
-from .compliance import Flag, FlagEvent
+from .compliance import CalendarOverride, ComplianceRun, Flag, FlagEvent, JobClaim, SchoolYear
+from .escrow import Enrollment, Instruction, LedgerEntry  # noqa: F401  (registers escrow tables)
 from .outbox import OutboxMessage
 from .registry import ClassSession, Course, Institution, RosterEntry, Teacher, Venue
+from .trustee import Statement, TrusteeEvent  # noqa: F401  (registers trustee tables)
 
 __all__ = [
     "AuditLog",
     "Base",
+    "CalendarOverride",
     "ClassSession",
+    "ComplianceRun",
     "Course",
     "Flag",
     "FlagEvent",
     "IdempotentResponse",
     "Institution",
+    "JobClaim",
     "OutboxMessage",
     "Principal",
     "RosterEntry",
+    "SchoolYear",
     "Teacher",
     "Venue",
 ]

@@ -63,6 +63,8 @@ class Venue(Base):
 
 class Teacher(Base):
     __tablename__ = "teachers"
+    # Pseudonymous, but a join key across institutions: keep it out of the audit copies.
+    __audit_redact__ = ("id_number_hash",)
     __table_args__ = (
         CheckConstraint("background_check_status in ('clear', 'pending', 'hit')",
                         name="background_check_status"),
@@ -92,6 +94,7 @@ class RosterEntry(Base):
     """The education bureau's lists: in-service school teachers and the blacklist."""
 
     __tablename__ = "roster_entries"
+    __audit_redact__ = ("id_number_hash",)
     __table_args__ = (
         UniqueConstraint("kind", "id_number_hash"),
         CheckConstraint("kind in ('inservice', 'blacklist')", name="kind"),

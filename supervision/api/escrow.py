@@ -1,0 +1,252 @@
+"""Enrollments and escrow (API.md §4): load with a schema, call one service, dump."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+
+from .. import escrow
+from ..auth import requires
+from ..escrow import consumption, enrollments, instructions, refunds, views
+from ..models.escrow import Consumption, Instruction, Refund
+from ..scope import actor_of, get_in_scope
+from . import escrow_schemas as s
+from .common import Blueprint, Query, shanghai_now
+from .context import db_session, session_factory
+from .idempotency import money_moving, remember
+
+enrollments_bp = Blueprint("escrow_enrollments", __name__,
+                           description="Enrollments and their escrow status (§4)")
+consumptions_bp = Blueprint("escrow_consumptions", __name__,
+                            description="Attendance and consumption, 课消 (§4)")
+refunds_bp = Blueprint("escrow_refunds", __name__, description="Refunds (§4)")
+ledger_bp = Blueprint("escrow_ledger", __name__,
+                      description="Releases, instructions and the ledger (§4)")
+
+
+def deliver(instruction_ids: list[int]) -> None:
+    """Hand instructions to the trustee (B2's deliverer; its own transactions)."""
+    from ..escrow.trustee import deliver_instructions
+
+    deliver_instructions(session_factory(), current_app.config["SUPERVISION"], instruction_ids)
+
+
+def commit_then_deliver(instruction_ids: list[int], status: int, provisional: Any) -> None:
+    """The deliberate second transaction of a request. An instruction must be in the
+    database before the trustee hears of it (a crash in between then leaves a pending
+    instruction that the retry job delivers, never an instruction at the trustee that we do
+    not know), and it must reach the trustee before we answer. So: commit the postings (with
+    the provisional idempotent answer), deliver, and let the view re-read the statuses; the
+    request's final commit stores the final answer."""
+    remember(status, provisional)
+    session = db_session()
+    session.commit()
+    if instruction_ids:
+        deliver(instruction_ids)
+    session.expire_all()
+
+
+# --- enrollments -----------------------------------------------------------------------------
+
+@enrollments_bp.route("/enrollments")
+class Enrollments(MethodView):
+    @requires("parent")
+    @money_moving
+    @enrollments_bp.arguments(s.EnrollmentIn)
+    @enrollments_bp.response(201, s.EnrollmentOut)
+    def post(self, data: dict[str, Any]) -> Any:
+        return escrow.create_enrollment(db_session(), **data)
+
+    @requires("parent", "institution", "regulator")
+    @enrollments_bp.arguments(s.EnrollmentArgs, location="query")
+    @enrollments_bp.response(200, s.EnrollmentOut(many=True))
+    @enrollments_bp.paginate_sql()
+    def get(self, args: dict[str, Any]) -> Any:
+        return Query(db_session(), enrollments.enrollments_query(db_session(), **args))
+
+
+@enrollments_bp.route("/enrollments/<int:enrollment_id>")
+class EnrollmentOne(MethodView):
+    @requires("parent", "institution", "regulator")
+    @enrollments_bp.response(200, s.EnrollmentOut)
+    def get(self, enrollment_id: int) -> Any:
+        return enrollments.get_enrollment(db_session(), enrollment_id)
+
+
+@enrollments_bp.route("/enrollments/<int:enrollment_id>/escrow")
+class EnrollmentEscrow(MethodView):
+    @requires("parent", "institution", "regulator")
+    @enrollments_bp.response(200, s.EscrowStatusOut)
+    def get(self, enrollment_id: int) -> Any:
+        return escrow.escrow_status(db_session(), enrollment_id)
+
+
+@enrollments_bp.route("/enrollments/<int:enrollment_id>/refunds")
+class EnrollmentRefunds(MethodView):
+    @requires("parent")
+    @money_moving
+    @enrollments_bp.arguments(s.RefundIn)
+    @enrollments_bp.response(201, s.RefundOut)
+    def post(self, data: dict[str, Any], enrollment_id: int) -> Any:
+        return escrow.request_refund(db_session(), enrollment_id, reason=data["reason"],
+                                     amount_fen=data.get("amount_fen"), as_of=shanghai_now())
+
+
+# --- consumption -----------------------------------------------------------------------------
+
+@consumptions_bp.route("/sessions/<int:session_id>/attendance")
+class Attendance(MethodView):
+    @requires("institution")
+    @money_moving
+    @consumptions_bp.arguments(s.AttendanceIn)
+    @consumptions_bp.response(201, s.AttendanceOut)
+    def post(self, data: dict[str, Any], session_id: int) -> Any:
+        return {"consumptions": escrow.record_attendance(
+            db_session(), session_id=session_id, enrollment_ids=data["enrollment_ids"],
+            class_hours=data.get("class_hours"), as_of=shanghai_now())}
+
+
+@consumptions_bp.route("/consumptions")
+class Consumptions(MethodView):
+    @requires("parent", "institution", "regulator")
+    @consumptions_bp.arguments(s.ConsumptionArgs, location="query")
+    @consumptions_bp.response(200, s.ConsumptionOut(many=True))
+    @consumptions_bp.paginate_sql()
+    def get(self, args: dict[str, Any]) -> Any:
+        return Query(db_session(), consumption.consumptions_query(db_session(), **args))
+
+
+@consumptions_bp.route("/consumptions/<int:consumption_id>")
+class ConsumptionOne(MethodView):
+    @requires("parent", "institution", "regulator")
+    @consumptions_bp.response(200, s.ConsumptionOut)
+    def get(self, consumption_id: int) -> Any:
+        session = db_session()
+        return get_in_scope(session, actor_of(session), Consumption, consumption_id)
+
+
+@consumptions_bp.route("/consumptions/<int:consumption_id>/confirm")
+class ConsumptionConfirm(MethodView):
+    @requires("parent")
+    @money_moving
+    @consumptions_bp.response(200, s.ConsumptionOut)
+    def post(self, consumption_id: int) -> Any:
+        return escrow.confirm_consumption(db_session(), consumption_id, as_of=shanghai_now())
+
+
+@consumptions_bp.route("/consumptions/<int:consumption_id>/dispute")
+class ConsumptionDispute(MethodView):
+    @requires("parent")
+    @money_moving
+    @consumptions_bp.arguments(s.ReasonIn)
+    @consumptions_bp.response(200, s.ConsumptionOut)
+    def post(self, data: dict[str, Any], consumption_id: int) -> Any:
+        return escrow.dispute_consumption(db_session(), consumption_id, reason=data["reason"],
+                                          as_of=shanghai_now())
+
+
+# --- refunds ---------------------------------------------------------------------------------
+
+@refunds_bp.route("/refunds")
+class Refunds(MethodView):
+    @requires("parent", "institution", "regulator")
+    @refunds_bp.arguments(s.RefundArgs, location="query")
+    @refunds_bp.response(200, s.RefundOut(many=True))
+    @refunds_bp.paginate_sql()
+    def get(self, args: dict[str, Any]) -> Any:
+        return Query(db_session(), refunds.refunds_query(db_session(), **args))
+
+
+@refunds_bp.route("/refunds/<int:refund_id>")
+class RefundOne(MethodView):
+    @requires("parent", "institution", "regulator")
+    @refunds_bp.response(200, s.RefundOut)
+    def get(self, refund_id: int) -> Any:
+        session = db_session()
+        return get_in_scope(session, actor_of(session), Refund, refund_id)
+
+
+@refunds_bp.route("/refunds/<int:refund_id>/approve")
+class RefundApprove(MethodView):
+    @requires("institution", "regulator")
+    @money_moving
+    @refunds_bp.response(200, s.RefundOut)
+    def post(self, refund_id: int) -> Any:
+        session = db_session()
+        instruction = escrow.approve_refund(session, refund_id, as_of=shanghai_now())
+        refund = session.get(Refund, refund_id)
+        commit_then_deliver([instruction.id], 200, s.RefundOut().dump(refund))
+        return session.get(Refund, refund_id)
+
+
+@refunds_bp.route("/refunds/<int:refund_id>/reject")
+class RefundReject(MethodView):
+    @requires("institution")
+    @money_moving
+    @refunds_bp.arguments(s.ReasonIn)
+    @refunds_bp.response(200, s.RefundOut)
+    def post(self, data: dict[str, Any], refund_id: int) -> Any:
+        return escrow.reject_refund(db_session(), refund_id, reason=data["reason"],
+                                    as_of=shanghai_now())
+
+
+# --- releases and the ledger -----------------------------------------------------------------
+
+@ledger_bp.route("/escrow/release-runs")
+class ReleaseRuns(MethodView):
+    @requires("regulator")
+    @money_moving
+    @ledger_bp.response(201, s.ReleaseRunOut)
+    def post(self) -> Any:
+        session = db_session()
+        run = escrow.create_release_run(session)
+        items = instructions.run_instructions(session, run)
+        commit_then_deliver([i.id for i in items], 201,
+                            s.ReleaseRunOut().dump(_run_body(run, items)))
+        return _run_body(run, instructions.run_instructions(session, run))
+
+
+def _run_body(run: Any, items: list[Instruction]) -> dict[str, Any]:
+    return {"id": run.id, "created_at": run.created_at, "total_fen": run.total_fen,
+            "instructions": items}
+
+
+@ledger_bp.route("/escrow/instructions")
+class Instructions(MethodView):
+    @requires("regulator", "institution")
+    @ledger_bp.arguments(s.InstructionArgs, location="query")
+    @ledger_bp.response(200, s.InstructionOut(many=True))
+    @ledger_bp.paginate_sql()
+    def get(self, args: dict[str, Any]) -> Any:
+        return Query(db_session(), instructions.instructions_query(db_session(), **args))
+
+
+@ledger_bp.route("/escrow/trial-balance")
+class TrialBalance(MethodView):
+    @requires("regulator")
+    @ledger_bp.response(200, s.TrialBalanceOut)
+    def get(self) -> Any:
+        return escrow.trial_balance(db_session())
+
+
+@ledger_bp.route("/escrow/institutions/<int:institution_id>/summary")
+class InstitutionSummary(MethodView):
+    @requires("regulator", "institution")
+    @ledger_bp.response(200, s.SummaryOut)
+    def get(self, institution_id: int) -> Any:
+        return views.institution_summary(db_session(), institution_id)
+
+
+@ledger_bp.route("/escrow/entries")
+class Entries(MethodView):
+    @requires("regulator", "institution")
+    @ledger_bp.arguments(s.EntryArgs, location="query")
+    @ledger_bp.response(200, s.EntryOut(many=True))
+    @ledger_bp.paginate_sql()
+    def get(self, args: dict[str, Any]) -> Any:
+        return Query(db_session(), views.entries_query(db_session(), **args))
+
+
+blueprints = [enrollments_bp, consumptions_bp, refunds_bp, ledger_bp]

@@ -1,0 +1,37 @@
+"""The rule catalogue (API.md §5): every code of RULES.md with the parameters in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+
+from ..auth import requires
+from ..compliance.catalogue import catalogue_with_parameters
+from ..scope import policy_of
+from .common import Blueprint, Schema, Str
+from .context import db_session
+
+bp = Blueprint("rules", __name__, description="The rulebook: codes, severity, legal basis")
+
+
+class RuleSchema(Schema):
+    code = Str(metadata={"example": "LATE_END_OFFLINE"})
+    title = Str(metadata={"description": "中文标题 / English title"})
+    severity = Str(metadata={"enum": ["critical", "high", "medium", "low"]})
+    legal_basis = Str()
+    parameters = ma.fields.Dict(keys=Str(), values=ma.fields.Raw(),
+                                metadata={"description": "name → value from config/policy.toml"})
+
+
+@bp.route("/rules")
+class Rules(MethodView):
+    @requires("regulator", "institution")
+    @bp.response(200, RuleSchema(many=True))
+    def get(self) -> Any:
+        """The whole catalogue (a fixed list of RULES.md's codes, not paginated)."""
+        return catalogue_with_parameters(policy_of(db_session()))
+
+
+blueprints = [bp]

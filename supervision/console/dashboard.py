@@ -1,0 +1,34 @@
+"""监管总览: outstanding flags by district and severity, custody held per district, as charts."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from ..api.context import db_session
+from . import bp, queries
+from .charts import custody_by_district_chart, flags_by_district_chart, rule_chart
+from .escrow_view import custody_by_district
+from .labels import SEVERITY_ORDER
+from .signin import console_actor
+
+
+@bp.get("/dashboard")
+def dashboard() -> str:
+    actor = console_actor()
+    session = db_session()
+    districts: dict[str, str] = dict(current_app.config["SUPERVISION"]["POLICY"]["districts"])
+    if actor.district_code:
+        districts = {actor.district_code: districts.get(actor.district_code,
+                                                        actor.district_code)}
+    flag_rows = queries.open_flags_by_district(session, actor)
+    by_rule = queries.open_flags_by_rule(session, actor)
+    custody = custody_by_district(session, actor)
+    totals = {s: sum(n for _d, sev, n in flag_rows if sev == s) for s in SEVERITY_ORDER}
+    titles = queries.rule_titles()
+    return render_template(
+        "console/dashboard.html", totals=totals, districts=districts, custody=custody,
+        custody_total=sum(custody.values()),
+        institutions=queries.institution_counts(session, actor),
+        flags_chart=flags_by_district_chart(flag_rows, districts),
+        custody_chart=custody_by_district_chart(custody, districts),
+        rule_chart=rule_chart(by_rule[:12], titles) if by_rule else None)

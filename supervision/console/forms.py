@@ -1,0 +1,94 @@
+"""The console's forms (Flask-WTF): each POST form carries the CSRF token.
+
+Forms check only shape (lengths, dates, control characters); what is allowed is decided by the
+services the views call, exactly as for the API.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    Form,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+FLAG_ACTIONS = ("acknowledge", "order_rectification", "resolve", "dismiss", "reopen")
+
+
+def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def no_control_chars(_form: Any, field: Any) -> None:
+    # PostgreSQL cannot store NUL, and nobody's note needs a bell.
+    if isinstance(field.data, str) and _CONTROL.search(field.data):
+        raise ValidationError("不能包含控制字符。")
+
+
+def strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SignInForm(FlaskForm):
+    token = PasswordField("API 令牌", filters=[strip],
+                          validators=[DataRequired("请输入令牌。"), Length(max=200),
+                                      no_control_chars])
+
+
+class SignOutForm(FlaskForm):
+    pass
+
+
+class FlagActionForm(FlaskForm):
+    action = SelectField("操作", choices=options((a, a) for a in FLAG_ACTIONS),
+                         validators=[DataRequired()])
+    note = TextAreaField("处理意见", filters=[strip],
+                         validators=[Optional(), Length(max=2000, message="最多 2000 字。"),
+                                     no_control_chars])
+    due_on = DateField("整改期限", validators=[Optional()])
+
+
+class CalendarDayForm(FlaskForm):
+    date = DateField("日期", validators=[DataRequired("请填写日期。")])
+    kind = SelectField("类型", choices=options([("holiday", "法定节假日（休息）"),
+                                                ("workday", "工作日（含调休上班）")]),
+                       validators=[DataRequired()])
+    name = StringField("名称", filters=[strip],
+                       validators=[Optional(), Length(max=100), no_control_chars])
+
+
+class CalendarDeleteForm(FlaskForm):
+    date = HiddenField("日期", validators=[DataRequired()])
+
+
+class SchoolYearForm(FlaskForm):
+    name = StringField("学年", filters=[strip],
+                       validators=[DataRequired("请填写学年。"), Length(max=9), no_control_chars])
+    winter_start = DateField("寒假开始", validators=[DataRequired("请填写日期。")])
+    winter_end = DateField("寒假结束", validators=[DataRequired("请填写日期。")])
+    summer_start = DateField("暑假开始", validators=[DataRequired("请填写日期。")])
+    summer_end = DateField("暑假结束", validators=[DataRequired("请填写日期。")])
+
+
+class FlagFilterForm(Form):
+    """The queue's filters, read from the query string (a GET: no CSRF, nothing changes)."""
+
+    district = SelectField("辖区", choices=[], validate_choice=False, default="")
+    severity = SelectField("严重程度", choices=[], validate_choice=False, default="")
+    rule = SelectField("规则", choices=[], validate_choice=False, default="")
+    status = SelectField("状态", choices=[], validate_choice=False, default="")
+    overdue = BooleanField("仅看逾期")
+    sort = SelectField("排序", choices=[], validate_choice=False, default="severity")

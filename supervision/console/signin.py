@@ -1,0 +1,98 @@
+"""Signing in with a regulator's API token, and recognising the signed-in officer afterwards.
+
+The cookie holds the principal's id and a fingerprint of its token hash, never the token: the
+cookie is signed, not encrypted. Every request reloads the principal, so a principal whose token
+was replaced (a new hash) is signed out at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import flash, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ..api.context import db_session
+from ..errors import Unauthenticated
+from ..models import Principal
+from ..principals import actor_for, authenticate
+from ..scope import Actor
+from . import bp
+from .forms import SignInForm, SignOutForm
+
+SESSION_PRINCIPAL = "console_principal"
+SESSION_FINGERPRINT = "console_fp"
+PUBLIC_ENDPOINTS = {"console.signin", "console.static"}
+
+
+def _fingerprint(principal: Principal) -> str:
+    return principal.token_hash[:16]
+
+
+def load_console_actor() -> Actor | None:
+    """The signed-in regulator, or None (no cookie, a stale one, or no longer a regulator)."""
+    if "console_actor" in g:
+        return g.console_actor
+    actor = None
+    principal_id = session.get(SESSION_PRINCIPAL)
+    if isinstance(principal_id, int):
+        principal = db_session().get(Principal, principal_id)
+        if (principal is not None and principal.role == "regulator"
+                and session.get(SESSION_FINGERPRINT) == _fingerprint(principal)):
+            actor = actor_for(principal)
+            db_session().info["actor"] = actor
+    g.console_actor = actor
+    return actor
+
+
+def console_actor() -> Actor:
+    actor = load_console_actor()
+    if actor is None:  # pages.require_sign_in runs first; this is only a guard
+        raise Unauthenticated("not signed in")
+    return actor
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: never an open redirect to another site."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
+            return target
+    return url_for("console.queue")
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Any:
+    form = SignInForm()
+    if not form.validate_on_submit():
+        return render_template("console/signin.html", form=form,
+                               next=request.args.get("next", ""))
+    status = 200
+    try:
+        actor = authenticate(db_session(), form.token.data or "")
+    except Unauthenticated:
+        form.token.errors = ["令牌无效，请核对后重新输入。"]
+        status = 401
+    else:
+        if actor.role == "regulator":
+            principal = db_session().get(Principal, actor.principal_id)
+            assert principal is not None
+            session.clear()  # a fresh session: no fixation of a pre-sign-in cookie
+            session.permanent = True
+            session[SESSION_PRINCIPAL] = principal.id
+            session[SESSION_FINGERPRINT] = _fingerprint(principal)
+            flash(f"欢迎，{actor.name}。", "success")
+            return redirect(_safe_next(request.form.get("next")))
+        form.token.errors = ["该令牌不属于监管人员：监管工作台仅限教育局监管人员登录。"]
+        status = 403
+    return render_template("console/signin.html", form=form,
+                           next=request.form.get("next", "")), status
+
+
+@bp.post("/signout")
+def signout() -> Response:
+    SignOutForm()  # the CSRF token was checked by pages.check_csrf before we got here
+    session.clear()
+    flash("已安全退出。", "info")
+    return redirect(url_for("console.signin"))

@@ -1,0 +1,206 @@
+"""Reading the ledger: an enrollment's escrow status, institution summaries, the trial balance,
+the entries. Balances come from the account rows, never from summing history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Institution
+from ..models.escrow import Enrollment, LedgerAccount, LedgerEntry, LedgerHold
+from ..scope import actor_of, get_in_scope, scope_clause, scoped
+from . import ledger
+from .enrollments import remaining_hours
+
+
+@dataclass
+class EscrowStatus:
+    enrollment_id: int
+    paid_fen: int
+    held_fen: int
+    pending_confirmation_fen: int
+    confirmed_fen: int
+    released_fen: int
+    refund_pending_fen: int
+    refunded_fen: int
+    refundable_fen: int
+    class_hours: dict[str, int]
+    movements: list[dict[str, Any]] = field(default_factory=list)
+
+
+def escrow_status(session: Session, enrollment_id: int) -> EscrowStatus:
+    """API.md §4. `held` is the money in custody not yet consumed, including what a pending
+    refund request has claimed; `refundable` is held less those claims (the holds on the
+    held account). So paid = the six buckets, always: every fen a deposit credited to held
+    sits in exactly one bucket account."""
+    enrollment = get_in_scope(session, actor_of(session), Enrollment, enrollment_id)
+    accounts = ledger.enrollment_accounts(session, [enrollment.id]).get(enrollment.id, {})
+    bal = {k: accounts[k].balance if k in accounts else 0 for k in ledger.BUCKETS}
+    held = accounts.get("held")
+    remaining = remaining_hours(enrollment, accounts)
+    return EscrowStatus(
+        enrollment_id=enrollment.id, paid_fen=sum(bal.values()), held_fen=bal["held"],
+        pending_confirmation_fen=bal["pending_confirmation"], confirmed_fen=bal["confirmed"],
+        released_fen=bal["released"], refund_pending_fen=bal["refund_pending"],
+        refunded_fen=bal["refunded"], refundable_fen=held.available if held else 0,
+        class_hours={"purchased": enrollment.class_hours,
+                     "consumed": enrollment.consumed_hours, "remaining": remaining},
+        movements=movements(session, enrollment.id))
+
+
+def movements(session: Session, enrollment_id: int) -> list[dict[str, Any]]:
+    """One line per posted transfer of the enrollment's money, oldest first: from which
+    bucket to which (custody for a deposit)."""
+    rows = session.execute(
+        select(LedgerEntry.txn_id, LedgerEntry.direction, LedgerEntry.account_kind,
+               LedgerEntry.amount_fen, LedgerEntry.kind, LedgerEntry.at, LedgerEntry.ref_type,
+               LedgerEntry.ref_id, LedgerEntry.trustee_txn_id)
+        .where(LedgerEntry.enrollment_id == enrollment_id).order_by(LedgerEntry.id))
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        line = out.setdefault(r.txn_id, {
+            "at": r.at, "kind": r.kind, "amount_fen": r.amount_fen, "from": None, "to": None,
+            "ref_type": r.ref_type, "ref_id": r.ref_id, "trustee_txn_id": r.trustee_txn_id})
+        line["from" if r.direction == "debit" else "to"] = r.account_kind
+    return list(out.values())
+
+
+@dataclass
+class InstitutionSummary:
+    institution_id: int
+    paid_fen: int
+    held_fen: int
+    pending_confirmation_fen: int
+    confirmed_fen: int
+    released_fen: int
+    refund_pending_fen: int
+    refunded_fen: int
+    refundable_fen: int
+    custody_fen: int
+    suspense_fen: int
+
+
+def institution_summary(session: Session, institution_id: int) -> InstitutionSummary:
+    institution = get_in_scope(session, actor_of(session), Institution, institution_id)
+    a = LedgerAccount
+    rows = session.execute(
+        select(a.kind, a.normal, func.sum(a.debits_posted), func.sum(a.credits_posted),
+               func.sum(a.debits_pending), func.sum(a.credits_pending))
+        .where(a.institution_id == institution.id).group_by(a.kind, a.normal))
+    bal: dict[str, int] = defaultdict(int)
+    pending_out: dict[str, int] = defaultdict(int)
+    for kind, normal, dp, cp, dpe, cpe in rows:
+        bal[kind] = int(cp - dp) if normal == "credit" else int(dp - cp)
+        pending_out[kind] = int(dpe if normal == "credit" else cpe)
+    return InstitutionSummary(
+        institution_id=institution.id, paid_fen=sum(bal[k] for k in ledger.BUCKETS),
+        held_fen=bal["held"], pending_confirmation_fen=bal["pending_confirmation"],
+        confirmed_fen=bal["confirmed"], released_fen=bal["released"],
+        refund_pending_fen=bal["refund_pending"], refunded_fen=bal["refunded"],
+        refundable_fen=bal["held"] - pending_out["held"], custody_fen=bal["custody"],
+        suspense_fen=bal["suspense"])
+
+
+@dataclass
+class TrialBalance:
+    balanced: bool
+    debits_fen: int
+    credits_fen: int
+    accounts: list[dict[str, Any]]
+
+
+def trial_balance(session: Session) -> TrialBalance:
+    """Posted debits and credits of every account in scope, totalled by kind of account.
+    Every transfer debits and credits the same amount, so the totals are equal."""
+    a = LedgerAccount
+    rows = session.execute(
+        select(a.kind, a.normal, func.count(), func.sum(a.debits_posted),
+               func.sum(a.credits_posted), func.sum(a.debits_pending),
+               func.sum(a.credits_pending))
+        .where(scope_clause(actor_of(session), a)).group_by(a.kind, a.normal)
+        .order_by(a.kind))
+    accounts: list[dict[str, Any]] = []
+    debits = credits = 0
+    for kind, normal, count, dp, cp, dpe, cpe in rows:
+        dp, cp, dpe, cpe = int(dp), int(cp), int(dpe), int(cpe)
+        debits += dp
+        credits += cp
+        accounts.append({"kind": kind, "normal": normal, "count": count, "debits_fen": dp,
+                         "credits_fen": cp,
+                         "balance_fen": cp - dp if normal == "credit" else dp - cp,
+                         "pending_debits_fen": dpe, "pending_credits_fen": cpe})
+    return TrialBalance(balanced=debits == credits, debits_fen=debits, credits_fen=credits,
+                        accounts=accounts)
+
+
+def entries_query(session: Session, *, enrollment_id: int | None = None,
+                  institution_id: int | None = None) -> Select[tuple[LedgerEntry]]:
+    stmt = scoped(select(LedgerEntry), actor_of(session), LedgerEntry).order_by(
+        LedgerEntry.id)
+    if enrollment_id is not None:
+        stmt = stmt.where(LedgerEntry.enrollment_id == enrollment_id)
+    if institution_id is not None:
+        stmt = stmt.where(LedgerEntry.institution_id == institution_id)
+    return stmt
+
+
+def custody_balance(session: Session, account_no: str) -> int:
+    """The ledger's balance of one supervised account: what the trustee's statement must show
+    at least (B2's reconciliation). Institutions sharing an account number are summed."""
+    a = LedgerAccount
+    value = session.scalar(
+        select(func.coalesce(func.sum(a.debits_posted - a.credits_posted), 0))
+        .join(Institution, Institution.id == a.institution_id)
+        .where(a.kind == "custody", Institution.supervised_account_no == account_no))
+    return int(value or 0)
+
+
+def verify_ledger(session: Session) -> list[str]:
+    """Audit the stored balances against history (not for hot paths: it reads every entry).
+    Returns the problems found; an empty list means the books agree."""
+    problems = []
+    e = LedgerEntry
+    signed = func.sum(case((e.direction == "debit", e.amount_fen), else_=-e.amount_fen))
+    net = session.scalar(select(func.coalesce(signed, 0)))
+    if net:
+        problems.append(f"entries do not sum to zero: {net}")
+    unbalanced = session.scalars(select(e.txn_id).group_by(e.txn_id).having(signed != 0))
+    problems += [f"transfer {t} is unbalanced" for t in unbalanced]
+    sums = select(e.account_id,
+                  func.sum(case((e.direction == "debit", e.amount_fen), else_=0)).label("d"),
+                  func.sum(case((e.direction == "credit", e.amount_fen), else_=0)).label("c")
+                  ).group_by(e.account_id).subquery()
+    a = LedgerAccount
+    mismatched = session.execute(
+        select(a.code, a.debits_posted, a.credits_posted, sums.c.d, sums.c.c)
+        .outerjoin(sums, sums.c.account_id == a.id)
+        .where(or_(a.debits_posted != func.coalesce(sums.c.d, 0),
+                   a.credits_posted != func.coalesce(sums.c.c, 0))))
+    problems += [f"account {code}: stored {dp}/{cp}, entries {d}/{c}"
+                 for code, dp, cp, d, c in mismatched]
+    return problems + _verify_holds(session)
+
+
+def _verify_holds(session: Session) -> list[str]:
+    """Each account's pending counters equal the pending holds on it."""
+    h, a = LedgerHold, LedgerAccount
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for account_id, amount in session.execute(
+            select(h.debit_account_id, func.sum(h.amount_fen)).where(h.status == "pending")
+            .group_by(h.debit_account_id)):
+        out[account_id][0] = int(amount)
+    for account_id, amount in session.execute(
+            select(h.credit_account_id, func.sum(h.amount_fen)).where(h.status == "pending")
+            .group_by(h.credit_account_id)):
+        out[account_id][1] = int(amount)
+    problems = []
+    for account_id, code, dpe, cpe in session.execute(
+            select(a.id, a.code, a.debits_pending, a.credits_pending)
+            .where(or_(a.debits_pending != 0, a.credits_pending != 0, a.id.in_(list(out))))):
+        if [dpe, cpe] != out.get(account_id, [0, 0]):
+            problems.append(f"account {code}: pending {dpe}/{cpe}, holds {out.get(account_id)}")
+    return problems

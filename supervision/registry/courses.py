@@ -1,0 +1,168 @@
+"""Courses and their scheduled sessions (课程, 课次).
+
+What a course declares (its category, its price, a session on a Sunday) is stored as declared:
+judging it is the compliance engine's job. Here we only refuse what is malformed or what
+points at another institution's teachers and venues.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, Invalid
+from ..models import ClassSession, Course, Institution, Teacher, Venue
+from ..scope import actor_of, get_in_scope, policy_of, scoped
+from ._checks import Errors, add, one_of, raise_if, reject_unknown, require
+from .institutions import CATEGORIES
+
+MODES = ("online", "offline")
+SESSION_STATUSES = ("scheduled", "cancelled")
+GRADE_MIN, GRADE_MAX = 0, 12  # 0 preschool, 1-6 primary, 7-9 junior, 10-12 senior
+
+FIELDS = ("name", "subject", "category", "grade_min", "grade_max", "mode", "class_size",
+          "minutes_per_class_hour", "price_per_class_hour_fen", "venue_id")
+REQUIRED = ("name", "subject", "category", "grade_min", "grade_max", "mode", "class_size",
+            "price_per_class_hour_fen")
+SESSION_FIELDS = ("starts_at", "ends_at", "teacher_id", "venue_id")
+
+
+def create_course(session: Session, data: Mapping[str, Any], *,
+                  institution_id: int | None = None) -> Course:
+    """A course of the calling institution (of `institution_id` for the system actor)."""
+    actor = actor_of(session)
+    owner = institution_id if institution_id is not None else actor.institution_id
+    institution = get_in_scope(session, actor, Institution, owner)
+    reject_unknown(data, FIELDS)
+    values = {name: data.get(name) for name in FIELDS}
+    errors: Errors = {}
+    require(errors, values, REQUIRED)
+    _check_course(session, institution.id, values, errors)
+    raise_if(errors)
+    if values["minutes_per_class_hour"] is None:
+        rules = policy_of(session)["rules"]
+        values["minutes_per_class_hour"] = rules[f"default_minutes_per_class_hour_{values['mode']}"]
+    course = Course(institution_id=institution.id, **values)
+    session.add(course)
+    session.flush()
+    return course
+
+
+def get_course(session: Session, course_id: int) -> Course:
+    return get_in_scope(session, actor_of(session), Course, course_id)
+
+
+def courses_query(session: Session, *, institution_id: int | None = None) -> Select[Any]:
+    stmt = scoped(select(Course), actor_of(session), Course).order_by(Course.id)
+    if institution_id is not None:
+        stmt = stmt.where(Course.institution_id == institution_id)
+    return stmt
+
+
+def schedule_sessions(session: Session, course_id: int,
+                      items: Sequence[Mapping[str, Any]]) -> list[ClassSession]:
+    """Schedule a batch of sessions of one course: all of them, or none (any error: 422)."""
+    course = get_in_scope(session, actor_of(session), Course, course_id)
+    limit = int(policy_of(session)["rules"]["max_sessions_per_call"])
+    if not 1 <= len(items) <= limit:
+        raise Invalid.field("sessions", f"between 1 and {limit} sessions at once")
+    for item in items:
+        reject_unknown(item, SESSION_FIELDS)
+    teachers = _own_ids(session, Teacher, course.institution_id,
+                        {item.get("teacher_id") for item in items})
+    venues = _own_ids(session, Venue, course.institution_id,
+                      {item.get("venue_id") for item in items})
+    errors: Errors = {}
+    rows = [_new_session(course, n, item, teachers, venues, errors)
+            for n, item in enumerate(items)]
+    raise_if(errors)
+    # One flush: the ORM sends the batch as multi-row INSERT ... RETURNING statements.
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def sessions_query(session: Session, *, course_id: int | None = None,
+                   institution_id: int | None = None, starts_from: dt.datetime | None = None,
+                   starts_before: dt.datetime | None = None) -> Select[Any]:
+    """Sessions starting in [starts_from, starts_before), in time order."""
+    stmt = scoped(select(ClassSession), actor_of(session), ClassSession)
+    if course_id is not None:
+        stmt = stmt.where(ClassSession.course_id == course_id)
+    if institution_id is not None:
+        stmt = stmt.where(ClassSession.institution_id == institution_id)
+    if starts_from is not None:
+        stmt = stmt.where(ClassSession.starts_at >= starts_from)
+    if starts_before is not None:
+        stmt = stmt.where(ClassSession.starts_at < starts_before)
+    return stmt.order_by(ClassSession.starts_at, ClassSession.id)
+
+
+def cancel_session(session: Session, session_id: int) -> ClassSession:
+    class_session = get_in_scope(session, actor_of(session), ClassSession, session_id,
+                                 for_update=True)
+    if class_session.status == "cancelled":
+        raise Conflict("the session is already cancelled")
+    class_session.status = "cancelled"
+    session.flush()
+    return class_session
+
+
+def _check_course(session: Session, institution_id: int, values: dict[str, Any],
+                  errors: Errors) -> None:
+    subject = values.get("subject")
+    if subject is not None and subject not in policy_of(session)["subjects"]:
+        add(errors, "subject", "not a subject of the catalogue (use \"other\")")
+    one_of(errors, values, "category", CATEGORIES)
+    one_of(errors, values, "mode", MODES)
+    grades_ok = True
+    for name in ("grade_min", "grade_max"):
+        grade = values.get(name)
+        if grade is not None and not GRADE_MIN <= grade <= GRADE_MAX:
+            add(errors, name, f"must be between {GRADE_MIN} and {GRADE_MAX}")
+            grades_ok = False
+    low, high = values.get("grade_min"), values.get("grade_max")
+    if grades_ok and low is not None and high is not None and low > high:
+        add(errors, "grade_max", "must not be below grade_min")
+    for name, least in (("class_size", 1), ("minutes_per_class_hour", 1),
+                        ("price_per_class_hour_fen", 0)):
+        if values.get(name) is not None and values[name] < least:
+            add(errors, name, f"must be at least {least}")
+    venue_id = values.get("venue_id")
+    if venue_id is not None and not _own_ids(session, Venue, institution_id, {venue_id}):
+        add(errors, "venue_id", "not a venue of this institution")
+
+
+def _new_session(course: Course, n: int, item: Mapping[str, Any], teachers: set[int],
+                 venues: set[int], errors: Errors) -> ClassSession:
+    starts, ends = item.get("starts_at"), item.get("ends_at")
+    for name, value in (("starts_at", starts), ("ends_at", ends)):
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            add(errors, f"sessions.{n}.{name}", "required, with a UTC offset")
+    if isinstance(starts, dt.datetime) and isinstance(ends, dt.datetime) \
+            and starts.tzinfo is not None and ends.tzinfo is not None and ends <= starts:
+        add(errors, f"sessions.{n}.ends_at", "must be after starts_at")
+    if item.get("teacher_id") not in teachers:
+        add(errors, f"sessions.{n}.teacher_id", "not a teacher of this institution")
+    venue_id = item.get("venue_id")
+    if venue_id is None and course.mode == "offline":
+        venue_id = course.venue_id
+    elif venue_id is not None and venue_id not in venues:
+        add(errors, f"sessions.{n}.venue_id", "not a venue of this institution")
+    return ClassSession(course_id=course.id, institution_id=course.institution_id,
+                        starts_at=starts, ends_at=ends, teacher_id=item.get("teacher_id"),
+                        venue_id=venue_id, status="scheduled")
+
+
+def _own_ids(session: Session, model: type[Teacher] | type[Venue], institution_id: int,
+             ids: set[Any]) -> set[int]:
+    """Which of `ids` belong to the institution (one query; at most a batch's worth)."""
+    wanted = [i for i in ids if isinstance(i, int)]
+    if not wanted:
+        return set()
+    return set(session.scalars(select(model.id).where(
+        model.id.in_(wanted), model.institution_id == institution_id)))

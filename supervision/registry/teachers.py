@@ -1,0 +1,163 @@
+"""Teachers (从业人员) and the regulator's rosters of ID numbers.
+
+Full ID numbers never reach the database, the audit log or a log line: they are reduced on
+arrival to a keyed hash (to recognise one person across institutions and rosters) and a mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from ..errors import Invalid
+from ..identifiers import (
+    cert_error,
+    cert_level,
+    hash_id_number,
+    id_number_error,
+    mask_id_number,
+)
+from ..models import Institution, RosterEntry, Teacher
+from ..scope import Actor, actor_of, get_in_scope, scope_clause, scoped, settings_of
+from ._checks import Errors, add, as_date, one_of, raise_if, reject_unknown, require
+
+# The API's five levels, plus the two other certificate types of RULES.md §6, so a level can
+# always be stated that agrees with the certificate number.
+CERT_LEVELS = ("kindergarten", "primary", "junior", "senior", "vocational",
+               "vocational_practice", "higher")
+BACKGROUND_CHECK_STATUSES = ("clear", "pending", "hit")
+EMPLOYMENTS = ("full_time", "part_time")
+ROSTER_KINDS = ("inservice", "blacklist")
+MAX_ROSTER_NUMBERS = 10000
+
+FIELDS = ("name", "id_number", "qualification_cert_no", "cert_level", "cert_subject",
+          "is_inservice_school_teacher", "background_check_status", "background_checked_on",
+          "employment", "hired_on")
+NULLABLE = frozenset({"qualification_cert_no", "cert_level", "cert_subject",
+                      "background_checked_on"})
+REQUIRED = ("name", "id_number", "background_check_status", "employment", "hired_on")
+# Big IN lists are split so neither database's parameter limit is ever reached.
+_CHUNK = 1000
+
+
+def register_teacher(session: Session, data: Mapping[str, Any]) -> Teacher:
+    """Register a teacher at the caller's institution (a regulator names the institution)."""
+    reject_unknown(data, (*FIELDS, "institution_id"))
+    institution_id = _target_institution(session, actor_of(session), data.get("institution_id"))
+    values = {name: data.get(name) for name in FIELDS}
+    values["is_inservice_school_teacher"] = bool(values["is_inservice_school_teacher"])
+    errors: Errors = {}
+    require(errors, values, REQUIRED)
+    _check_values(session, values, errors)
+    raise_if(errors)
+    teacher = Teacher(institution_id=institution_id, **values)
+    session.add(teacher)
+    session.flush()
+    return teacher
+
+
+def update_teacher(session: Session, teacher_id: int, changes: Mapping[str, Any]) -> Teacher:
+    teacher = get_in_scope(session, actor_of(session), Teacher, teacher_id, for_update=True)
+    reject_unknown(changes, FIELDS)
+    values = dict(changes)
+    errors: Errors = {}
+    require(errors, values, [name for name in values if name not in NULLABLE])
+    if "qualification_cert_no" in values or "cert_level" in values:
+        # The level is checked against (or derived from) the certificate as it will be.
+        values.setdefault("qualification_cert_no", teacher.qualification_cert_no)
+        values.setdefault("cert_level", None)
+    _check_values(session, values, errors)
+    raise_if(errors)
+    for name, value in values.items():
+        setattr(teacher, name, value)
+    session.flush()
+    return teacher
+
+
+def get_teacher(session: Session, teacher_id: int) -> Teacher:
+    return get_in_scope(session, actor_of(session), Teacher, teacher_id)
+
+
+def teachers_query(session: Session, *, institution_id: int | None = None) -> Select[Any]:
+    stmt = scoped(select(Teacher), actor_of(session), Teacher).order_by(Teacher.id)
+    if institution_id is not None:
+        stmt = stmt.where(Teacher.institution_id == institution_id)
+    return stmt
+
+
+def add_to_roster(session: Session, kind: str, id_numbers: Sequence[str],
+                  reason: str | None = None) -> int:
+    """Add ID numbers to a roster; returns how many were not on it already."""
+    errors: Errors = {}
+    one_of(errors, {"kind": kind}, "kind", ROSTER_KINDS)
+    if kind == "blacklist":
+        require(errors, {"reason": reason}, ("reason",))
+    if not 1 <= len(id_numbers) <= MAX_ROSTER_NUMBERS:
+        add(errors, "id_numbers", f"between 1 and {MAX_ROSTER_NUMBERS} numbers at once")
+    numbers = [n.strip().upper() for n in id_numbers]
+    for i, number in enumerate(numbers):
+        problem = id_number_error(number)
+        if problem:
+            add(errors, f"id_numbers.{i}", problem)
+    raise_if(errors, "some ID numbers are not valid")
+    key = settings_of(session)["ID_HASH_KEY"]
+    hashes = list(dict.fromkeys(hash_id_number(n, key) for n in numbers))
+    present: set[str] = set()
+    for start in range(0, len(hashes), _CHUNK):
+        chunk = hashes[start:start + _CHUNK]
+        present.update(session.scalars(select(RosterEntry.id_number_hash).where(
+            RosterEntry.kind == kind, RosterEntry.id_number_hash.in_(chunk))))
+    new = [h for h in hashes if h not in present]
+    note = reason.strip() if reason else None
+    session.add_all([RosterEntry(kind=kind, id_number_hash=h, reason=note) for h in new])
+    session.flush()
+    return len(new)
+
+
+def _target_institution(session: Session, actor: Actor, requested: int | None) -> int:
+    """An institution registers its own teachers; a regulator names one it supervises."""
+    if actor.role == "institution" and actor.institution_id is not None:
+        if requested is not None and requested != actor.institution_id:
+            raise Invalid.field("institution_id", "an institution registers only its own teachers")
+        return actor.institution_id
+    if requested is None:
+        raise Invalid.field("institution_id", "required")
+    found = session.scalar(select(Institution.id).where(
+        Institution.id == requested, scope_clause(actor, Institution)))
+    if found is None:
+        # The same answer for missing and out of scope: existence is not revealed.
+        raise Invalid.field("institution_id", "no such institution")
+    return requested
+
+
+def _check_values(session: Session, values: dict[str, Any], errors: Errors) -> None:
+    """Check the fields present; turn id_number into its hash and mask, derive cert_level."""
+    if "id_number" in values:
+        number = values.pop("id_number")
+        if number is not None:
+            number = number.strip().upper()
+            problem = id_number_error(number)
+            if problem:
+                add(errors, "id_number", problem)
+            else:
+                values["id_number_hash"] = hash_id_number(number,
+                                                          settings_of(session)["ID_HASH_KEY"])
+                values["id_number_masked"] = mask_id_number(number)
+    as_date(errors, values, "background_checked_on")
+    as_date(errors, values, "hired_on")
+    one_of(errors, values, "cert_level", CERT_LEVELS)
+    one_of(errors, values, "background_check_status", BACKGROUND_CHECK_STATUSES)
+    one_of(errors, values, "employment", EMPLOYMENTS)
+    cert_no = values.get("qualification_cert_no")
+    if cert_no is not None:
+        problem = cert_error(cert_no)
+        if problem:
+            add(errors, "qualification_cert_no", problem)
+        elif values.get("cert_level") is None:
+            values["cert_level"] = cert_level(cert_no)
+        elif values["cert_level"] != cert_level(cert_no):
+            add(errors, "cert_level",
+                f"the certificate number is of level {cert_level(cert_no)}")
