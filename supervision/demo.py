@@ -301,7 +301,8 @@ def is_seeded(session: Session) -> bool:
         Principal.token_hash == hash_token(DEMO_PRINCIPALS[0][0]))).first() is not None
 
 
-def seed_demo(session: Session, *, today: dt.date | None = None) -> DemoResult:
+def seed_demo(session: Session, *, today: dt.date | None = None,
+              with_money: bool = True) -> DemoResult:
     if settings_of(session).get("ENV") == "production":
         raise RuntimeError("the demo data set is not loaded into a production database")
     if is_seeded(session):
@@ -311,5 +312,6 @@ def seed_demo(session: Session, *, today: dt.date | None = None) -> DemoResult:
     today = today or now.date()
     counts = seed_registries(session, today)
     tokens = seed_principals(session)
-    counts.update(seed_escrow(session, now))
+    if with_money:
+        counts.update(seed_escrow(session, now))
     return DemoResult(created=True, tokens=tokens, counts=counts)

@@ -130,7 +130,7 @@ def test_the_queue_pages_through_many_flags(browser: Browser, db: Session,
     assert first.count('class="flag-link"') == 50
     assert f"共 {total} 条" in first
     second = text(browser.get("/console/flags?page=2"))
-    assert second.count('class="flag-link"') == total - 50
+    assert second.count('class="flag-link"') == min(total - 50, 50)
     assert 'rel="prev"' in second
 
 

@@ -85,8 +85,10 @@ def _holds_match_their_owners(session: Session) -> list[str]:
             select(LedgerHold.kind, LedgerHold.refund_id, LedgerHold.instruction_id,
                    LedgerHold.amount_fen).where(LedgerHold.status == "pending")):
         if kind == "refund_request":
+            assert refund_id is not None
             by_refund[refund_id] += amount
         else:
+            assert instruction_id is not None
             by_instruction[instruction_id] += amount
     requested = {rid: amount for rid, amount in session.execute(
         select(Refund.id, Refund.amount_fen).where(Refund.status == "requested"))}

@@ -127,3 +127,27 @@ def test_certificate_reach_in_sql_agrees_with_identifiers_cert_covers_grade(
             assert (reach[teacher.id] >= grade) == expected, (teacher.qualification_cert_no,
                                                               grade)
     assert set(reach.values()) <= set(LEVEL_MAX_GRADE.values()) | {-1}
+
+
+def test_the_session_scan_finds_the_same_through_indexes_or_reading_straight_through(
+        db: Session, make: Factory) -> None:
+    from supervision.compliance.rules import SESSION_RULES
+    from supervision.compliance.rules.base import Context
+    from supervision.compliance.rules.scan import scan_sessions
+
+    w = world(make, institution={"licensed_modes": ["offline"]})
+    online = w.course_like(mode="online", venue_id=None, minutes_per_class_hour=30)
+    w.session(at(2026, 12, 5, 10))  # weekend
+    w.session(at(2026, 12, 2, 20, 0), minutes=45)  # late
+    w.session(at(2026, 12, 3, 19, 0), minutes=40, course=online)  # long, outside licence
+    w.session(at(2026, 12, 4, 18))  # fine
+    results = []
+    for straight_through in (True, False):
+        ctx = Context.of(db, Window.around(AS_OF))
+        ctx.cache["window_is_most"] = straight_through
+        results.append({(f.rule, f.subject_id)
+                        for f in scan_sessions(ctx, list(SESSION_RULES.values()))})
+    assert results[0] == results[1]
+    assert {rule for rule, _ in results[0]} == {"SUBJECT_ON_WEEKEND", "LATE_END_OFFLINE",
+                                                "ONLINE_SESSION_TOO_LONG",
+                                                "MODE_OUTSIDE_LICENSE"}
