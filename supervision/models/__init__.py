@@ -1,6 +1,6 @@
 """All tables, one Base, one MetaData. Import every model module here so Alembic sees them."""
 
-from .auth import AuditLog, IdempotentResponse, Principal
+from .auth import AuditLog, ConsoleSession, IdempotentResponse, Principal
 from .base import Base
 from .compliance import CalendarOverride, ComplianceRun, Flag, FlagEvent, JobClaim, SchoolYear
 from .escrow import Enrollment, Instruction, LedgerEntry  # noqa: F401  (registers escrow tables)
@@ -14,6 +14,7 @@ __all__ = [
     "CalendarOverride",
     "ClassSession",
     "ComplianceRun",
+    "ConsoleSession",
     "Course",
     "Flag",
     "FlagEvent",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
@@ -27,6 +28,30 @@ class Principal(Base):
     institution_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("institutions.id"))
     district_code: Mapped[str | None] = mapped_column(String(6))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    # A revoked or expired principal is refused at once by the API and the console; the row
+    # stays, because the audit trail and the ledger name it.
+    revoked_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+
+
+class ConsoleSession(Base):
+    """One signed-in console browser, kept server-side so that signing out or revoking the
+    principal ends it at once: a signed cookie alone stays valid until it expires.
+
+    The cookie holds a random key; only its hash is stored, as for API tokens.
+    """
+
+    __tablename__ = "console_sessions"
+    # Its own record of sign-ins and sign-outs; not a business change for the audit trail.
+    __audit__ = False
+
+    id: Mapped[IntPK]
+    principal_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("principals.id"),
+                                              index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
 
 
 class AuditLog(Base):
