@@ -15,7 +15,6 @@ the WSGI stack (server-side render time, no network). One line per page:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import re
 import statistics
 import sys
@@ -28,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supervision import create_app
+from supervision import clock, create_app
 from supervision.db import transaction
 from supervision.models import Base, ClassSession, Course, Flag, Institution
 from supervision.scope import SYSTEM
@@ -44,7 +43,7 @@ def _book_money(session: Session, families: int) -> int:
     from supervision.escrow.enrollments import create_enrollment
     from supervision.principals import actor_for, create_principal
 
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     courses = session.scalars(select(Course).join(Institution).where(
         Institution.status == "active", Course.price_per_class_hour_fen > 0)).all()
     booked = 0
@@ -86,7 +85,7 @@ def build(url: str, families: int) -> Any:
     with transaction(factory, **info) as session:
         booked = _book_money(session, families)
     with transaction(factory, **info) as session:
-        run = run_compliance(session, as_of=dt.datetime.now(SHANGHAI))
+        run = run_compliance(session, as_of=clock.local_now())
         print(f"data: demo seed, {booked} paid enrollments, compliance run opened "
               f"{run.flags_opened} flags", file=sys.stderr)
     return app

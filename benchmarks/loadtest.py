@@ -40,6 +40,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from supervision import clock
 from supervision.compliance.runs import run_compliance
 from supervision.config import load_settings
 from supervision.db import make_engine, make_sessionmaker, transaction
@@ -74,7 +75,7 @@ def generate(url: str, seed: int) -> DataSet:
     Base.metadata.create_all(engine)
     settings = load_settings({"DATABASE_URL": url})
     data = DataSet()
-    today = dt.datetime.now(SHANGHAI).date()
+    today = clock.today()
     per_institution: list[tuple[str, list[int], list[int]]] = []
     with transaction(make_sessionmaker(engine), settings=settings, actor=SYSTEM) as session:
         _, city = create_principal(session, role="regulator", name="无锡市教育局（压测）")
@@ -126,11 +127,11 @@ def generate(url: str, seed: int) -> DataSet:
                 session.info["actor"] = SYSTEM
                 apply_deposit(session, event_id=f"lt-{e.id}", payment_reference=e.payment_reference,
                               amount_fen=e.amount_fen, trustee_txn_id=f"LT-TX-{e.id}",
-                              received_at=dt.datetime.now(SHANGHAI))
+                              received_at=clock.local_now())
                 enrollments.append(e.id)
                 data.parents.append((token, e.id))
             per_institution.append((staff, [s.id for s in sessions], enrollments))
-        run = run_compliance(session, as_of=dt.datetime.now(SHANGHAI), horizon_days=30,
+        run = run_compliance(session, as_of=clock.local_now(), horizon_days=30,
                              lookback_days=31)
         data.open_flags = run.flags_open
     engine.dispose()

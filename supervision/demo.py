@@ -11,17 +11,17 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import clock
+from .clock import SHANGHAI
 from .identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
 from .models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
 from .principals import actor_for, hash_token
 from .scope import SYSTEM, settings_of
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MARKER_USCC_SEED = 20211124  # the day Wuxi's trust model went live; seeds the generator
 
 # Fixed demo tokens so that the README can show them; `demo seed` refuses to run when
@@ -301,16 +301,17 @@ def is_seeded(session: Session) -> bool:
         Principal.token_hash == hash_token(DEMO_PRINCIPALS[0][0]))).first() is not None
 
 
-def seed_demo(session: Session, *, today: dt.date | None = None,
+def seed_demo(session: Session, *, now: dt.datetime | None = None,
               with_money: bool = True) -> DemoResult:
+    """Load the demo around `now` (the clock's now by default): sessions a month either side,
+    money paid and classes given before it, so a compliance run as of `now` finds the plants."""
     if settings_of(session).get("ENV") == "production":
         raise RuntimeError("the demo data set is not loaded into a production database")
     if is_seeded(session):
         return DemoResult(created=False,
                           tokens=[(r, n, t) for t, r, n, _i, _d in DEMO_PRINCIPALS])
-    now = dt.datetime.now(SHANGHAI)
-    today = today or now.date()
-    counts = seed_registries(session, today)
+    now = (now or clock.now()).astimezone(SHANGHAI)
+    counts = seed_registries(session, now.date())
     tokens = seed_principals(session)
     if with_money:
         counts.update(seed_escrow(session, now))

@@ -35,6 +35,7 @@ from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMet
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import clock
 from .models import Flag, OutboxMessage
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -230,7 +231,7 @@ class DomainCollector(Collector):
                                 "notifications not yet delivered", value=backlog)
         age = 0.0
         if oldest is not None:
-            age = max((dt.datetime.now(dt.UTC) - oldest).total_seconds(), 0.0)
+            age = max((clock.now() - oldest).total_seconds(), 0.0)
         yield GaugeMetricFamily("supervision_outbox_oldest_age_seconds",
                                 "age of the oldest undelivered notification", value=age)
         flags = GaugeMetricFamily("supervision_flags_outstanding",

@@ -23,13 +23,14 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import clock
+from .clock import SHANGHAI
 from .db import is_postgres, transaction
 from .models.base import utcnow
 from .models.compliance import JobClaim
@@ -37,7 +38,6 @@ from .scope import Actor
 
 log = logging.getLogger(__name__)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SCHEDULER = Actor(principal_id=None, role="system", name="scheduler")
 HOUR = 3600
 
@@ -150,7 +150,7 @@ def run_job(app: Flask, job_id: str, now: dt.datetime | None = None) -> JobOutco
     The scheduler calls this; so do tests, with `now` fixed.
     """
     spec = JOBS_BY_ID[job_id]
-    now = now or dt.datetime.now(SHANGHAI)
+    now = now or clock.local_now()
     period = period_key(spec, now)
     factory: sessionmaker[Session] = app.extensions["supervision.sessionmaker"]
     settings: dict[str, Any] = app.config["SUPERVISION"]

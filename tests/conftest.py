@@ -7,6 +7,7 @@ second pass); without it the suite runs on an SQLite file in a temporary folder.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,45 @@ from supervision.models import Base
 from supervision.scope import SYSTEM
 
 from .factories import Factory
+
+# CI's second pass moves the whole program's clock this many days ahead (time-machine patches
+# datetime.now, date.today and time.time, so supervision.clock and any stray wall-clock read move
+# alike): a test that only passes on the day it was written fails there.
+CLOCK_SHIFT_ENV = "SUPERVISION_TEST_CLOCK_SHIFT_DAYS"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--clock-shift-days", type=int,
+                     default=int(os.environ.get(CLOCK_SHIFT_ENV) or 0),
+                     help="run the suite with the clock moved this many days ahead")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    days = config.getoption("--clock-shift-days")
+    return f"clock moved {days} days ahead" if days else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Other processes (gunicorn, a scheduler, a browser) keep the real clock: their tests
+    # cannot run with a moved one.
+    if not config.getoption("--clock-shift-days"):
+        return
+    skip = pytest.mark.skip(reason="runs other processes, which keep the real clock")
+    for item in items:
+        if item.get_closest_marker("other_processes"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def moved_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    days = request.config.getoption("--clock-shift-days")
+    if not days:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=days), tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supervision import create_app
+from supervision import clock, create_app
 from supervision.models import CalendarOverride, Flag, FlagEvent
 
 from .factories import Factory
@@ -231,7 +231,7 @@ def test_today_is_what_the_overdue_badge_compares_with(browser: Browser, db: Ses
     browser.sign_in(WUXI)
     flag = flag_in_district(db, "320213")
     flag.status = "rectification_ordered"
-    flag.due_on = dt.date.today() - dt.timedelta(days=3)
+    flag.due_on = clock.today() - dt.timedelta(days=3)
     db.flush()
     page = browser.get("/console/flags?overdue=y").get_data(as_text=True)
     assert f'href="/console/flags/{flag.id}"' in page

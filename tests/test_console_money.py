@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision import clock
 from supervision.console.escrow_view import custody_history
 from supervision.escrow.consumption import record_attendance
 from supervision.escrow.deposits import apply_deposit
@@ -32,14 +33,14 @@ def enroll_and_pay(db: Session, course: Course, hours: int) -> Enrollment:
         db.info["actor"] = SYSTEM
     apply_deposit(db, event_id=f"evt-{enrollment.id}", trustee_txn_id=f"txn-{enrollment.id}",
                   payment_reference=enrollment.payment_reference,
-                  amount_fen=enrollment.amount_fen, received_at=dt.datetime.now(dt.UTC))
+                  amount_fen=enrollment.amount_fen, received_at=clock.now())
     return enrollment
 
 
 def attend(db: Session, enrollment: Enrollment, hours: int) -> None:
     started = db.scalars(select(ClassSession).where(
         ClassSession.course_id == enrollment.course_id,
-        ClassSession.starts_at < dt.datetime.now(dt.UTC)).order_by(ClassSession.starts_at)).first()
+        ClassSession.starts_at < clock.now()).order_by(ClassSession.starts_at)).first()
     assert started is not None, "the demo has sessions from a week ago"
     record_attendance(db, session_id=started.id, enrollment_ids=[enrollment.id],
                       class_hours=hours, as_of=now_local())

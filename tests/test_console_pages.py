@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision import clock
 from supervision.compliance.catalogue import CATALOGUE
 from supervision.compliance.flags import OUTSTANDING, raise_flag
 from supervision.models import Flag, FlagEvent, Institution
@@ -137,7 +138,7 @@ def test_the_queue_pages_through_many_flags(browser: Browser, db: Session,
 def test_sorting_the_queue_by_newest_puts_the_latest_detection_first(
         browser: Browser, db: Session) -> None:
     latest = flags(db)[3]
-    latest.last_detected_at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    latest.last_detected_at = clock.now() + dt.timedelta(hours=1)
     db.flush()
     page = text(browser.get("/console/flags?sort=newest")).split('id="flag-table"')[1]
     first = re.search(r'class="flag-link">#(\d+)<', page)

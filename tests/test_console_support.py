@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from supervision import clock
 from supervision.compliance.runs import run_compliance
 from supervision.demo import seed_demo
 from supervision.models import Flag, Institution
@@ -62,7 +63,7 @@ class Browser:
 
 
 def now_local() -> dt.datetime:
-    return dt.datetime.now(SHANGHAI)
+    return clock.local_now()
 
 
 def load_demo(db: Session) -> None:

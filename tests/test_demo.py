@@ -18,9 +18,9 @@ NOW = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
 def test_seeding_twice_adds_nothing_the_second_time(db: Session) -> None:
-    first = seed_demo(db, today=NOW.date())
+    first = seed_demo(db, now=NOW)
     count = db.scalar(select(func.count()).select_from(Institution))
-    second = seed_demo(db, today=NOW.date())
+    second = seed_demo(db, now=NOW)
     assert first.created and not second.created
     assert db.scalar(select(func.count()).select_from(Institution)) == count == 7
     assert [t for _r, _n, t in second.tokens] == [t for _r, _n, t in first.tokens]
@@ -28,10 +28,10 @@ def test_seeding_twice_adds_nothing_the_second_time(db: Session) -> None:
 
 def test_the_demo_money_balances_and_the_engine_finds_the_planted_violations(
         db: Session) -> None:
-    seed_demo(db, today=NOW.date())
+    seed_demo(db, now=NOW)
     assert trial_balance(db).balanced
     assert verify_ledger(db) == []
-    run_compliance(db, as_of=dt.datetime.now(NOW.tzinfo), horizon_days=90, lookback_days=7)
+    run_compliance(db, as_of=NOW, horizon_days=90, lookback_days=7)
     found = set(db.scalars(select(Flag.rule).distinct()))
     planted = {"DISGUISED_SUBJECT", "CATEGORY_OUTSIDE_LICENSE", "SUBJECT_ON_WEEKEND",
                "SUBJECT_IN_VACATION", "ONLINE_SESSION_TOO_LONG", "ONLINE_INTERVAL_TOO_SHORT",

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision import clock
 from supervision.compliance.calendar import add_working_days
 from supervision.escrow import auto_confirm_due, record_attendance
 from supervision.models import Flag
@@ -51,7 +52,7 @@ def test_attendance_moves_held_money_to_pending_confirmation_for_each_student(
 def test_auto_confirmation_is_fifteen_working_days_after_recording(
         client: FlaskClient, w: World, db: Session) -> None:
     a = w.paid_enrollment(client)
-    before = dt.datetime.now(SHANGHAI)
+    before = clock.local_now()
     row = w.attend(client, [a["id"]]).json["consumptions"][0]
     at = dt.datetime.fromisoformat(row["auto_confirm_at"])
     assert at.utcoffset() == dt.timedelta(hours=8)

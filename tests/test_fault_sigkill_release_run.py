@@ -52,7 +52,7 @@ from .test_trustee_support import SECRET, enrollment, free_port, fresh_database_
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 HOURS = 2
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.other_processes]
 
 
 @pytest.fixture

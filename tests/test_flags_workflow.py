@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision import clock
 from supervision.api.compliance import today
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.workflow import STATUSES, TRANSITIONS
@@ -18,7 +19,7 @@ from supervision.models import AuditLog, Flag, FlagEvent, Institution, OutboxMes
 
 from .factories import Factory
 
-FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+FUTURE = (clock.today() + dt.timedelta(days=30)).isoformat()
 EXPECTED = {  # API.md §5, written out again so the table in the code is checked, not copied
     ("acknowledge", "open"): "acknowledged",
     ("order_rectification", "open"): "rectification_ordered",
@@ -43,7 +44,7 @@ def flag_of(db: Session, institution: Institution | None, *, status: str = "open
                       subject_type="session", subject_id=subject_id,
                       summary="20:45结束，晚于20:30", evidence={"ends_at_local": "20:45"})
     flag.status = status
-    flag.due_on = due_on or (dt.date.today() + dt.timedelta(days=3)
+    flag.due_on = due_on or (clock.today() + dt.timedelta(days=3)
                              if status in ("rectification_ordered",
                                            "rectification_submitted") else None)
     db.flush()

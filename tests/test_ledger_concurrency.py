@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from supervision import create_app
+from supervision import clock, create_app
 from supervision.db import transaction
 from supervision.escrow import apply_deposit, ledger, verify_ledger
 from supervision.models import Base
@@ -76,7 +76,7 @@ class Scene:
             make = Factory(db)
             inst = make.institution()
             teacher = make.teacher(inst)
-            start = dt.datetime.now(SHANGHAI) - dt.timedelta(days=1)
+            start = clock.local_now() - dt.timedelta(days=1)
             course = make.course(inst, price_per_class_hour_fen=price)
             self.course_id = course.id
             self.session_ids = [make.session_of(course, teacher, starts_at=start,
@@ -102,7 +102,7 @@ class Scene:
                                     payment_reference=resp.json["payment_reference"],
                                     amount_fen=resp.json["amount_fen"],
                                     trustee_txn_id=uuid.uuid4().hex,
-                                    received_at=dt.datetime.now(SHANGHAI))
+                                    received_at=clock.local_now())
         assert outcome == "applied"
         return int(resp.json["id"])
 

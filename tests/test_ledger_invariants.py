@@ -32,7 +32,7 @@ from hypothesis.stateful import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from supervision import audit
+from supervision import audit, clock
 from supervision.config import load_settings
 from supervision.errors import DomainError
 from supervision.escrow import (
@@ -60,7 +60,7 @@ from .escrow_support import party
 from .factories import Factory
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-NOW = dt.datetime.now(SHANGHAI).replace(microsecond=0)
+NOW = clock.local_now().replace(microsecond=0)
 MAX_EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "30"))
 STEPS = 40
 RUNS: dict[str, int] = defaultdict(int)

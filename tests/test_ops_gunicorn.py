@@ -27,7 +27,7 @@ from supervision.models import Base
 
 pytest.importorskip("gunicorn")
 PROJECT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.other_processes]
 
 
 @pytest.fixture

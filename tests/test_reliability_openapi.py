@@ -121,6 +121,7 @@ def test_the_documented_timestamp_pattern_is_exactly_what_the_api_accepts(
 
 
 @pytest.mark.slow
+@pytest.mark.other_processes
 def test_gunicorn_refuses_a_request_line_over_8190_bytes_with_the_error_body(
         tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")

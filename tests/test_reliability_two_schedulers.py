@@ -113,6 +113,7 @@ def arrange(url: str) -> int:
     return total
 
 
+@pytest.mark.other_processes
 def test_three_scheduler_processes_at_once_run_each_money_job_once_and_pay_each_fen_once(
         live_url: str) -> None:
     confirmed_total = arrange(live_url)

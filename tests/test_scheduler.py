@@ -289,6 +289,7 @@ _WORKER = textwrap.dedent("""
 
 
 @pytest.mark.postgres
+@pytest.mark.other_processes
 def test_two_scheduler_processes_started_together_run_each_job_once(
         httpserver: HTTPServer) -> None:
     base = os.environ.get("SUPERVISION_TEST_DATABASE_URL", "")

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.other_processes,
               pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium installed")]
 
 

@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supervision import outbound
+from supervision import clock, outbound
 from supervision.errors import Invalid
 from supervision.escrow import statements
 from supervision.escrow.sandbox import SandboxState
@@ -124,7 +124,7 @@ def test_the_sandbox_serves_statements_that_parse_and_sum() -> None:
     state = SandboxState(secret=SECRET, callback_url="http://127.0.0.1:1/")
     state.book("GLXT-9", "credit", 40000, "SVREF")
     state.book("GLXT-9", "debit", 8000, "release 1")
-    today = dt.datetime.now(statements.SHANGHAI).date()
+    today = clock.today()
     parsed = statements.statement_from_json(state.statement("GLXT-9", today))
     statements.check_statement(parsed)
     assert [ln.direction for ln in parsed.lines] == ["credit", "debit"]

@@ -16,9 +16,9 @@ from flask.testing import FlaskCliRunner
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from supervision import outbound
+from supervision import clock, outbound
 from supervision.escrow import confirm_consumption, create_release_run, record_attendance
-from supervision.escrow.sandbox import SHANGHAI, SandboxState, create_sandbox
+from supervision.escrow.sandbox import SandboxState, create_sandbox
 from supervision.escrow.statements import pull_statements
 from supervision.escrow.trustee import deliver_instructions, deliver_pending
 from supervision.models import Course
@@ -112,7 +112,7 @@ def test_deposits_and_payouts_appear_on_the_statement_it_serves(
         assert deposit["server_status"] == 200
         post(sandbox, instruction(amount=8000))
         assert wait_for(lambda: len(callback.log) >= 2)
-        today = dt.datetime.now(SHANGHAI).date().isoformat()
+        today = clock.today().isoformat()
         resp = outbound.signed_request(http, "GET",
                                        f"{sandbox}/statements/GLXT-00000001?date={today}",
                                        secret=SECRET, timeout=5)
@@ -168,7 +168,7 @@ def test_the_whole_money_cycle_runs_against_the_sandbox(live_url: str) -> None:
                 deliver_instructions(app.extensions["supervision.sessionmaker"], settings,
                                      [instruction_id])
                 assert wait_for(lambda: _status(app, instruction_id) == "executed")
-                today = dt.datetime.now(SHANGHAI).date()
+                today = clock.today()
                 assert pull_statements(app.extensions["supervision.sessionmaker"], settings,
                                        today) == 1
                 with unit(app) as session:
@@ -192,7 +192,7 @@ def _release(app: Flask, e: Enrollment) -> int:
         course = session.get(Course, e.course_id)
         assert course is not None
         teacher = make.teacher(course_institution(session, course))
-        starts = dt.datetime.now(SHANGHAI) - dt.timedelta(hours=3)
+        starts = clock.local_now() - dt.timedelta(hours=3)
         cls = make.session_of(course, teacher, starts_at=starts, minutes=90)
         (c,) = record_attendance(session, session_id=cls.id, enrollment_ids=[e.id],
                                  class_hours=2, as_of=starts + dt.timedelta(hours=2))

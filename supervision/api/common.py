@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 from flask_smorest import Blueprint as _Blueprint
@@ -15,7 +14,9 @@ from flask_smorest import Page
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from .. import clock
+from ..clock import SHANGHAI
+
 _UTC8 = dt.timezone(dt.timedelta(hours=8))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -198,4 +199,4 @@ class Blueprint(_Blueprint):
 
 
 def shanghai_now() -> dt.datetime:
-    return dt.datetime.now(SHANGHAI)
+    return clock.local_now()

@@ -8,12 +8,12 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from .. import clock
 from ..api.context import db_session
 from ..compliance import calendar as cal
-from ..errors import Invalid, NotFound
+from ..errors import Forbidden, Invalid, NotFound
 from . import bp, queries
 from .forms import CalendarDayForm, CalendarDeleteForm, SchoolYearForm
-from .labels import SHANGHAI
 from .signin import console_actor
 
 INVALID_TEXT = {
@@ -22,6 +22,8 @@ INVALID_TEXT = {
     "must start after the winter vacation ends": "暑假须在寒假结束之后开始。",
     "a school year is named like 2026-2027": "学年名称格式应为 2026-2027。",
 }
+# The services refuse a district bureau (supervision/access.py); this is how the console says so.
+CITY_ONLY_TEXT = "日历与校历由市教育局统一维护，区级监管人员只能查看，不能设定或修改。"
 
 
 def _month(raw: str | None) -> dt.date:
@@ -30,7 +32,7 @@ def _month(raw: str | None) -> dt.date:
     except ValueError:
         first = None
     if first is None or not 2000 <= first.year <= 2100:
-        today = dt.datetime.now(SHANGHAI).date()
+        today = clock.today()
         first = today.replace(day=1)
     return first
 
@@ -69,7 +71,7 @@ def _render(first: dt.date, *, day_form: CalendarDayForm | None = None,
         overrides=queries.calendar_overrides(session, first.year),
         coverage=coverage, school_year_of=cal.school_year_of,
         school_year_covered=cal.school_year_covered(session, first),
-        today=dt.datetime.now(SHANGHAI).date()), status
+        today=clock.today()), status
 
 
 def _year_form(year: cal.SchoolYearInfo | None) -> SchoolYearForm:
@@ -84,6 +86,12 @@ def _year_form(year: cal.SchoolYearInfo | None) -> SchoolYearForm:
 @bp.get("/calendar")
 def calendar_page() -> tuple[str, int]:
     return _render(_month(request.args.get("month")))
+
+
+def _refused(first: dt.date, **forms: Any) -> tuple[str, int]:
+    db_session().rollback()
+    flash(CITY_ONLY_TEXT, "danger")
+    return _render(first, status=403, **forms)
 
 
 def _invalid(form: Any, exc: Invalid) -> None:
@@ -105,6 +113,8 @@ def calendar_put_day() -> Response | tuple[str, int]:
     assert day is not None
     try:
         cal.put_override(db_session(), day, kind=form.kind.data, name=form.name.data or None)
+    except Forbidden:
+        return _refused(day.replace(day=1), day_form=form)
     except Invalid as exc:
         db_session().rollback()
         _invalid(form, exc)
@@ -123,6 +133,8 @@ def calendar_delete_day() -> Response | tuple[str, int]:
         return _render(_month(None), status=422)
     try:
         cal.delete_override(db_session(), day)
+    except Forbidden:
+        return _refused(day.replace(day=1))
     except NotFound:
         db_session().rollback()
         flash(f"{day.isoformat()} 没有人工设定，无需删除。", "warning")
@@ -140,6 +152,8 @@ def calendar_put_school_year() -> Response | tuple[str, int]:
         cal.put_school_year(db_session(), form.name.data or "",
                             winter=(form.winter_start.data, form.winter_end.data),
                             summer=(form.summer_start.data, form.summer_end.data))
+    except Forbidden:
+        return _refused(_month(None), year_form=form)
     except Invalid as exc:
         db_session().rollback()
         _invalid(form, exc)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..compliance.rules.sql import local_day
 from ..escrow import views as escrow_views
 from ..models import Institution
@@ -33,7 +34,7 @@ class DayPoint:
 
 
 def _offset_seconds() -> int:
-    offset = dt.datetime.now(SHANGHAI).utcoffset()
+    offset = clock.local_now().utcoffset()
     return int(offset.total_seconds()) if offset else 0
 
 

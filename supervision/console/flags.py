@@ -13,7 +13,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import Select
 from werkzeug.wrappers import Response
 
-from .. import registry
+from .. import clock, registry
 from ..api.context import db_session
 from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
@@ -22,7 +22,7 @@ from ..models import Flag, Institution
 from . import bp, queries
 from .evidence import describe_flag
 from .forms import FlagActionForm, FlagFilterForm, options
-from .labels import FLAG_ACTION, FLAG_STATUS, SEVERITY, SEVERITY_ORDER, SHANGHAI, district_name
+from .labels import FLAG_ACTION, FLAG_STATUS, SEVERITY, SEVERITY_ORDER, district_name
 from .paging import page_number, paginate
 from .signin import console_actor
 
@@ -40,7 +40,7 @@ ACTION_STYLE = {"acknowledge": "primary", "order_rectification": "warning",
 
 
 def today_local() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
+    return clock.today()
 
 
 def _choices() -> dict[str, list[tuple[str, str]]]:

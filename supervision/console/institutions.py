@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, render_template, request
 from sqlalchemy.orm import Session
 
-from .. import registry
+from .. import clock, registry
 from ..api.context import db_session
 from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
@@ -17,7 +17,7 @@ from ..models import Course, Flag, Institution, Teacher
 from . import bp, queries
 from .charts import custody_chart
 from .escrow_view import custody_history, institution_summary
-from .labels import SHANGHAI, district_name
+from .labels import district_name
 from .paging import page_number, paginate
 from .signin import console_actor
 
@@ -44,7 +44,7 @@ def institutions() -> str:
     return render_template("console/institutions.html", page=page, counts=counts,
                            district_choices=choices, district=district, status=status,
                            q=q or "", args=args, statuses=registry.INSTITUTION_STATUSES,
-                           today=dt.datetime.now(SHANGHAI).date())
+                           today=clock.today())
 
 
 def _next_sessions(session: Session, institution_id: int,
@@ -63,7 +63,7 @@ def _open_flags(session: Session, institution_id: int, today: dt.date) -> list[F
 def institution_page(institution_id: int) -> str:
     session = db_session()
     institution: Institution = registry.get_institution(session, institution_id)
-    now = dt.datetime.now(SHANGHAI)
+    now = clock.local_now()
     teachers: list[Teacher] = list(session.scalars(
         registry.teachers_query(session, institution_id=institution.id)))
     courses: list[Course] = list(session.scalars(

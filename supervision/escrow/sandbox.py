@@ -26,16 +26,14 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 from flask import Flask, jsonify, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .. import outbound
+from .. import clock, outbound
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_CALLBACK = "http://127.0.0.1:5000/api/v1/trustee/events"
 
 
@@ -64,7 +62,7 @@ class SandboxState:
 
     def book(self, account_no: str, direction: str, amount_fen: int, reference: str) -> str:
         txn = "SBX" + uuid.uuid4().hex[:20].upper()
-        line = Line(dt.datetime.now(SHANGHAI).date(), txn, direction, amount_fen, reference)
+        line = Line(clock.today(), txn, direction, amount_fen, reference)
         with self.lock:
             self.lines.setdefault(account_no, []).append(line)
         return txn
@@ -114,7 +112,7 @@ def _event(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def _now_iso() -> str:
-    return dt.datetime.now(SHANGHAI).isoformat(timespec="seconds")
+    return clock.local_now().isoformat(timespec="seconds")
 
 
 def _execute(state: SandboxState, key: str) -> None:

@@ -7,7 +7,6 @@ Debian's (`apt-get install chromium chromium-driver`); without it the tests are 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import tempfile
@@ -16,13 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from supervision import create_app
+from supervision import clock, create_app
 from supervision.db import transaction
 from supervision.models import Base
 from supervision.scope import SYSTEM
@@ -60,7 +58,7 @@ def book_money(session: Any, families: int = 6) -> None:
     from supervision.models import ClassSession, Course, Institution
     from supervision.principals import actor_for, create_principal
 
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     courses = session.scalars(select(Course).join(Institution).where(
         Institution.status == "active", Course.grade_max > 0)).all()
     for n in range(families):
@@ -110,7 +108,7 @@ def live() -> Iterator[Live]:
     with live.session() as session:
         book_money(session)
     with live.session() as session:
-        run_compliance(session, as_of=dt.datetime.now(ZoneInfo("Asia/Shanghai")))
+        run_compliance(session, as_of=clock.local_now())
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

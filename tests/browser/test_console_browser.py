@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from supervision import clock
 from supervision.models import Flag, Institution
 
 from .conftest import Live
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.other_processes]
 
 WUXI = "demo-regulator-wuxi"
 LIANGXI = "demo-regulator-liangxi"
@@ -101,7 +102,7 @@ def test_an_officer_filters_the_queue_and_orders_rectification(
     assert find_all(driver, "#form-order_rectification"), "an open flag may be ordered"
     shoot(driver, screenshots, "flag")
 
-    due = (dt.date.today() + dt.timedelta(days=20)).isoformat()
+    due = (clock.today() + dt.timedelta(days=20)).isoformat()
     date_input = find(driver, "#due_on-order_rectification")
     driver.execute_script("arguments[0].value = arguments[1]", date_input, due)
     find(driver, "#note-order_rectification").send_keys("请于期限内完成整改并提交材料。")

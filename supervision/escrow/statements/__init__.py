@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ... import outbound
+from ... import clock, outbound
 from ...db import is_postgres, transaction
 from ...errors import Conflict, DomainError, Invalid
 from ...models import Institution
@@ -35,7 +35,7 @@ from .format import (
     lines_from_json,
     statement_from_json,
 )
-from .matching import FLAG_LIMIT, REPORT_LIMIT, SHANGHAI, reconcile
+from .matching import FLAG_LIMIT, REPORT_LIMIT, reconcile
 
 __all__ = ["DIRECTIONS", "FLAG_LIMIT", "REPORT_LIMIT", "LineIn", "StatementIn",
            "accounts_with_custody", "check_statement", "import_statement", "lines_from_json",
@@ -159,7 +159,7 @@ def pull_statements(session_factory: sessionmaker[Session], settings: dict[str, 
     if not url:
         log.warning("TRUSTEE_API_URL is not set: no statements pulled")
         return 0
-    day = day or dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
+    day = day or clock.today() - dt.timedelta(days=1)
     with transaction(session_factory, settings=settings, actor=SYSTEM) as session:
         accounts = accounts_with_custody(session)
     http = outbound.make_session(retries=int(settings.get("TRUSTEE_RETRIES", 2)),

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from ...clock import SHANGHAI
 from ...compliance.flags import raise_flag
 from ...models import Institution
 from ...models.escrow import Deposit, Instruction, LedgerAccount, LedgerEntry
 from ...models.trustee import Statement, StatementLine
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # A statement with thousands of unexplained lines is one systemic failure, not thousands of
 # cases for a person: past this many, one flag per statement stands for the rest.
