@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
@@ -9,11 +10,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from . import db
+from .clock import SHANGHAI
 from .config import PROJECT_DIR
 from .errors import DomainError
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-principals_cli = AppGroup("principals", help="Issue API tokens.")
+principals_cli = AppGroup("principals", help="Issue, list and revoke API tokens.")
 demo_cli = AppGroup("demo", help="The Wuxi demo data set.")
 trustee_cli = AppGroup("trustee", help="The trustee: sandbox, statements, deliveries.")
 compliance_cli = AppGroup("compliance", help="The compliance engine.")
@@ -54,8 +56,10 @@ def db_upgrade(revision: str) -> None:
 @click.option("--name", required=True)
 @click.option("--institution", "institution_id", type=int, default=None)
 @click.option("--district", "district_code", default=None)
+@click.option("--expires-days", "expires_days", type=int, default=None,
+              help="The token stops working after this many days (default: never).")
 def principals_create(role: str, name: str, institution_id: int | None,
-                      district_code: str | None) -> None:
+                      district_code: str | None, expires_days: int | None) -> None:
     """Issue a token; the token alone is the last line printed."""
     from .principals import create_principal
 
@@ -63,12 +67,57 @@ def principals_create(role: str, name: str, institution_id: int | None,
         with unit_of_work() as session:
             principal, token = create_principal(session, role=role, name=name,
                                                 institution_id=institution_id,
-                                                district_code=district_code)
+                                                district_code=district_code,
+                                                expires_in_days=expires_days)
             click.echo(f"principal {principal.id} ({role}) {principal.name}")
+            if principal.expires_at is not None:
+                click.echo(f"expires {_local(principal.expires_at)}")
     except DomainError as exc:
-        detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items())
-        raise click.ClickException(detail or exc.message) from exc
+        raise _click_error(exc) from exc
     click.echo(token)
+
+
+def _click_error(exc: DomainError) -> click.ClickException:
+    detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items())
+    return click.ClickException(detail or exc.message)
+
+
+def _local(moment: dt.datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(SHANGHAI).isoformat(timespec="minutes")
+
+
+@principals_cli.command("list")
+def principals_list() -> None:
+    """List principals, tab-separated: never their tokens or token hashes."""
+    from .principals import list_principals
+
+    with unit_of_work() as session:
+        rows = [(str(p.id), p.role, p.name, str(p.institution_id or "-"),
+                 p.district_code or "-", _local(p.created_at), _local(p.expires_at),
+                 _local(p.revoked_at)) for p in list_principals(session)]
+    click.echo("\t".join(("id", "role", "name", "institution", "district", "created",
+                          "expires", "revoked")))
+    for row in rows:
+        click.echo("\t".join(row))
+
+
+@principals_cli.command("revoke")
+@click.option("--id", "principal_id", required=True, type=int)
+def principals_revoke(principal_id: int) -> None:
+    """Revoke a principal: its token gets 401 at once and its console sessions end."""
+    from .principals import revoke_principal
+
+    try:
+        with unit_of_work() as session:
+            principal, changed = revoke_principal(session, principal_id)
+            label = f"principal {principal.id} ({principal.role}) {principal.name}"
+            revoked_at = _local(principal.revoked_at)
+    except DomainError as exc:
+        raise _click_error(exc) from exc
+    if changed:
+        click.echo(f"{label} revoked at {revoked_at}; its console sessions are ended")
+    else:
+        click.echo(f"{label} was already revoked at {revoked_at}; nothing changed")
 
 
 @demo_cli.command("seed")

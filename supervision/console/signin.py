@@ -1,8 +1,10 @@
 """Signing in with a regulator's API token, and recognising the signed-in officer afterwards.
 
-The cookie holds the principal's id and a fingerprint of its token hash, never the token: the
-cookie is signed, not encrypted. Every request reloads the principal, so a principal whose token
-was replaced (a new hash) is signed out at once.
+The cookie holds the key of a server-side console session (principals.start_console_session)
+and a fingerprint of the token hash, never the token: the cookie is signed, not encrypted. Every
+request looks the session up and reloads its principal, so signing out (which ends the row), a
+revoked or expired principal, or a replaced token (a new hash) signs the browser out at once,
+even if an old copy of the cookie is replayed.
 """
 
 from __future__ import annotations
@@ -10,18 +12,24 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from ..api.context import db_session
 from ..errors import Unauthenticated
 from ..models import Principal
-from ..principals import actor_for, authenticate
+from ..principals import (
+    actor_for,
+    authenticate,
+    console_principal,
+    end_console_session,
+    start_console_session,
+)
 from ..scope import Actor
 from . import bp
 from .forms import SignInForm, SignOutForm
 
-SESSION_PRINCIPAL = "console_principal"
+SESSION_KEY = "console_key"
 SESSION_FINGERPRINT = "console_fp"
 PUBLIC_ENDPOINTS = {"console.signin", "console.static"}
 
@@ -35,9 +43,9 @@ def load_console_actor() -> Actor | None:
     if "console_actor" in g:
         return g.console_actor
     actor = None
-    principal_id = session.get(SESSION_PRINCIPAL)
-    if isinstance(principal_id, int):
-        principal = db_session().get(Principal, principal_id)
+    key = session.get(SESSION_KEY)
+    if isinstance(key, str):
+        principal = console_principal(db_session(), key)
         if (principal is not None and principal.role == "regulator"
                 and session.get(SESSION_FINGERPRINT) == _fingerprint(principal)):
             actor = actor_for(principal)
@@ -80,7 +88,8 @@ def signin() -> Any:
             assert principal is not None
             session.clear()  # a fresh session: no fixation of a pre-sign-in cookie
             session.permanent = True
-            session[SESSION_PRINCIPAL] = principal.id
+            session[SESSION_KEY] = start_console_session(
+                db_session(), principal, current_app.permanent_session_lifetime)
             session[SESSION_FINGERPRINT] = _fingerprint(principal)
             flash(f"欢迎，{actor.name}。", "success")
             return redirect(_safe_next(request.form.get("next")))
@@ -93,6 +102,9 @@ def signin() -> Any:
 @bp.post("/signout")
 def signout() -> Response:
     SignOutForm()  # the CSRF token was checked by pages.check_csrf before we got here
+    key = session.get(SESSION_KEY)
+    if isinstance(key, str):
+        end_console_session(db_session(), key)  # a replayed copy of this cookie is refused
     session.clear()
     flash("已安全退出。", "info")
     return redirect(url_for("console.signin"))
