@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import pytest
 from sqlalchemy.orm import Session
 
 from supervision.identifiers import fake_uscc
@@ -46,17 +47,69 @@ def test_a_licence_expiring_within_60_days_is_low_and_61_days_is_not(db: Session
     assert str(day_61.id) not in subjects(findings)
 
 
-def test_sessions_after_an_expired_licence_are_critical_unlicensed_operation(
+def test_a_licence_already_expired_reads_expired_not_expiring(db: Session,
+                                                              make: Factory) -> None:
+    as_of_date = AS_OF.date()
+    expired = make.institution(license_valid_until=as_of_date - dt.timedelta(days=12))
+    soon = make.institution(license_valid_until=as_of_date + dt.timedelta(days=5))
+    findings = run(db, "LICENSE_EXPIRING")
+    summary = only(findings, expired.id).summary
+    assert summary.startswith("办学许可证已过期：")
+    assert "（过期12天）" in summary and "2026年11月19日到期" in summary
+    assert "即将到期" not in summary and "剩余" not in summary
+    assert only(findings, soon.id).summary.startswith("办学许可证即将到期：")
+    assert "剩余5天" in only(findings, soon.id).summary
+
+
+def test_sessions_after_an_expired_licence_make_one_critical_flag_for_the_institution(
         db: Session, make: Factory) -> None:
     w = world(make, institution={"license_valid_until": dt.date(2026, 11, 28)})
     last_valid_day = w.session(at(2026, 11, 28, 23, 0), minutes=30)
     after = w.session(at(2026, 11, 29, 0, 0), minutes=30)
     later = w.session(at(2026, 12, 10, 18))
     findings = run(db, "UNLICENSED_OPERATION")
-    assert subjects(findings) == {str(after.id), str(later.id)}
-    assert only(findings, after.id).severity == "critical"
-    assert only(findings, after.id).evidence["license_valid_until"] == "2026-11-28"
-    assert str(last_valid_day.id) not in subjects(findings)
+    assert len(findings) == 1
+    flag = only(findings, w.institution.id)
+    assert (flag.subject_type, flag.institution_id) == ("institution", w.institution.id)
+    assert flag.severity == "critical"
+    assert flag.evidence["license_valid_until"] == "2026-11-28"
+    assert flag.evidence["session_count"] == 2
+    listed = flag.evidence["sessions"]
+    assert [s["session_id"] for s in listed] == [after.id, later.id]  # earliest first
+    assert listed[0]["date"] == "2026-11-29" and listed[0]["starts_at_local"] == "00:00"
+    assert listed[1]["course_name"] == w.course.name
+    assert last_valid_day.id not in {s["session_id"] for s in listed}
+    assert "2026年11月29日至2026年12月10日共2节课" in flag.summary
+    assert "2026年11月28日到期" in flag.summary
+
+
+def test_eight_unlicensed_sessions_of_one_institution_are_one_finding_and_two_are_two(
+        db: Session, make: Factory) -> None:
+    expired = world(make, institution={"license_valid_until": dt.date(2026, 11, 1)})
+    for day in range(1, 9):
+        expired.session(at(2026, 12, day, 18))
+    other = world(make, institution={"license_valid_until": dt.date(2026, 11, 1)})
+    other.session(at(2026, 12, 2, 18))
+    findings = run(db, "UNLICENSED_OPERATION")
+    assert subjects(findings, "institution") == {str(expired.institution.id),
+                                                 str(other.institution.id)}
+    assert len(findings) == 2
+    assert only(findings, expired.institution.id).evidence["session_count"] == 8
+
+
+def test_an_institution_flag_lists_at_most_the_cap_of_sessions_but_counts_them_all(
+        db: Session, make: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    from supervision.compliance.rules import scan
+
+    monkeypatch.setattr(scan, "SESSIONS_SHOWN", 3)
+    w = world(make, institution={"license_valid_until": dt.date(2026, 11, 1)})
+    made = [w.session(at(2026, 12, day, 18)) for day in range(12, 0, -1)]  # latest first
+    flag = only(run(db, "UNLICENSED_OPERATION"), w.institution.id)
+    assert flag.evidence["session_count"] == 12
+    assert flag.evidence["sessions_shown"] == 3
+    earliest = sorted(made, key=lambda s: s.starts_at)[:3]
+    assert [s["session_id"] for s in flag.evidence["sessions"]] == [s.id for s in earliest]
+    assert "共12节课，以下列出最早3节" in flag.summary
 
 
 def test_sessions_beyond_a_licence_still_valid_at_as_of_are_not_unlicensed(
@@ -67,7 +120,7 @@ def test_sessions_beyond_a_licence_still_valid_at_as_of_are_not_unlicensed(
     assert len(run(db, "LICENSE_EXPIRING")) == 1
 
 
-def test_sessions_still_scheduled_at_a_suspended_institution_are_critical(
+def test_sessions_still_scheduled_at_a_suspended_institution_make_one_critical_flag(
         db: Session, make: Factory) -> None:
     w = world(make, institution={"status": "suspended", "status_reason": "无证开展学科类培训",
                                  "updated_at": at(2026, 11, 27, 12)})
@@ -76,11 +129,14 @@ def test_sessions_still_scheduled_at_a_suspended_institution_are_critical(
     upcoming = w.session(at(2026, 12, 3, 18))
     cancelled = w.session(at(2026, 12, 4, 18), status="cancelled")
     findings = run(db, "OPERATING_WHILE_SUSPENDED")
-    assert subjects(findings) == {str(after_suspension.id), str(upcoming.id)}
-    assert only(findings, upcoming.id).severity == "critical"
-    assert only(findings, upcoming.id).evidence["institution_status"] == "suspended"
-    assert str(before_suspension.id) not in subjects(findings)
-    assert str(cancelled.id) not in subjects(findings)
+    assert len(findings) == 1
+    flag = only(findings, w.institution.id)
+    assert flag.subject_type == "institution" and flag.severity == "critical"
+    assert flag.evidence["institution_status"] == "suspended"
+    listed = {s["session_id"] for s in flag.evidence["sessions"]}
+    assert listed == {after_suspension.id, upcoming.id}
+    assert before_suspension.id not in listed and cancelled.id not in listed
+    assert "停业整顿" in flag.summary and "suspended" not in flag.summary
 
 
 def test_an_active_institution_schedules_freely(db: Session, make: Factory) -> None:

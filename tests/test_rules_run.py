@@ -4,6 +4,8 @@ flags outside a later run's window are left alone."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -58,3 +60,31 @@ def test_an_hourly_run_does_not_clear_session_flags_outside_its_window(db: Sessi
     db.expire_all()
     assert _flags(db)[("SUBJECT_ON_WEEKEND", "session", str(later.id))].status == "open"
 
+
+
+def test_an_unlicensed_institution_keeps_one_flag_that_updates_and_clears_on_renewal(
+        db: Session, make: Factory) -> None:
+    w = world(make, institution={"license_valid_until": dt.date(2026, 11, 20)})
+    for day in range(1, 9):  # eight evenings after the licence expired (weekdays and not)
+        w.session(at(2026, 12, day, 17), minutes=45)
+    key = ("UNLICENSED_OPERATION", "institution", str(w.institution.id))
+
+    first = run_compliance(db, as_of=AS_OF)
+    unlicensed = [k for k in _flags(db) if k[0] == "UNLICENSED_OPERATION"]
+    assert unlicensed == [key]
+    assert first.by_rule["UNLICENSED_OPERATION"] == 1
+    assert _flags(db)[key].evidence["session_count"] == 8
+
+    w.session(at(2026, 12, 9, 17), minutes=45)
+    second = run_compliance(db, as_of=AS_OF)
+    assert [k for k in _flags(db) if k[0] == "UNLICENSED_OPERATION"] == [key]
+    assert second.flags_opened == 0
+    db.expire_all()
+    flag = _flags(db)[key]
+    assert flag.evidence["session_count"] == 9 and "共9节课" in flag.summary
+
+    w.institution.license_valid_until = dt.date(2029, 11, 20)  # renewed
+    db.flush()
+    run_compliance(db, as_of=AS_OF)
+    db.expire_all()
+    assert _flags(db)[key].status == "cleared"

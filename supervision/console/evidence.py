@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..compliance.catalogue import CATALOGUE, parameter_value
 from ..models import Flag, Institution
 from ..scope import policy_of
+from ..wording import yuan
 from .labels import (
     BACKGROUND,
     CATEGORY,
@@ -21,7 +22,6 @@ from .labels import (
     INSTITUTION_STATUS,
     MODE,
     subject_name,
-    yuan,
 )
 
 PARAMETER_LABELS = {

@@ -15,12 +15,15 @@ from sqlalchemy.orm import aliased
 
 from ...models import ClassSession, Course, Institution, Venue
 from ...models.escrow import Enrollment, LedgerAccount, Refund
+from ...wording import yuan, zh_date
 from .. import calendar
 from ..catalogue import CATALOGUE
 from ..model import Finding
 from .base import Context, Evaluator
 from .subjects import course_finding, course_select
 
+# The institution statuses an officer reads (as in the registry).
+STATUS_ZH = {"active": "正常", "suspended": "停业整顿", "revoked": "吊销许可"}
 # Enrollments whose money is (or is about to be) in custody: the caps judge these.
 LIVE = ("awaiting_payment", "active")
 
@@ -97,7 +100,7 @@ def prepay_over_amount(ctx: Context) -> Iterator[Finding]:
     stmt = _enrollments().where(e.status.in_(LIVE), e.amount_fen > cap).order_by(e.id)
     for row in ctx.session.execute(stmt):
         yield _enrollment_finding(ctx, "PREPAY_OVER_AMOUNT", row,
-                                  f"一次收费{row.amount_fen}分，超过{cap}分上限",
+                                  f"一次收费{yuan(row.amount_fen)}，超过{yuan(cap)}上限",
                                   limit_fen=cap)
 
 
@@ -144,8 +147,9 @@ def refund_overdue(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             "REFUND_OVERDUE", institution_id=row.institution_id, subject_type="refund",
             subject_id=row.id,
-            summary=(f"{CATALOGUE['REFUND_OVERDUE'].title_zh}：退费{row.id}（{row.amount_fen}分，"
-                     f"{row.institution_name}）{approved}批准，应于{due}前执行，至今未执行"),
+            summary=(f"{CATALOGUE['REFUND_OVERDUE'].title_zh}：退费{row.id}（{yuan(row.amount_fen)}，"
+                     f"{row.institution_name}）{zh_date(approved)}批准，应于{zh_date(due)}前执行，"
+                     "至今未执行"),
             evidence={"refund_id": row.id, "enrollment_id": row.enrollment_id,
                       "amount_fen": row.amount_fen, "approved_on": approved.isoformat(),
                       "due_on": due.isoformat(), "limit_working_days": days})
@@ -181,8 +185,9 @@ def enrollments_while_suspended(ctx: Context) -> Iterator[Finding]:
             .where(i.status.in_(("suspended", "revoked")), e.created_at >= i.updated_at)
             .order_by(e.id))
     for row in ctx.session.execute(stmt):
+        status = STATUS_ZH.get(row.institution_status, row.institution_status)
         yield _enrollment_finding(ctx, "OPERATING_WHILE_SUSPENDED", row,
-                                  f"机构处于{row.institution_status}状态仍接受报名",
+                                  f"机构处于{status}状态仍接受报名",
                                   institution_status=row.institution_status)
 
 

@@ -1,5 +1,7 @@
 """RULES.md §7: institutions (双减; 53号令). The registry facts are judged at as_of's local
-date; the "operating" rules judge the window's sessions (one finding per session)."""
+date; the "operating" rules judge the window's sessions. An expired licence or a suspension is
+the institution's breach, so those two make one finding per institution listing its sessions;
+a session taught online or off the registered venue is that session's own breach."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ...models import ClassSession, Course, Institution
+from ...wording import zh_date
 from ..catalogue import CATALOGUE
 from ..model import Finding
 from .base import Context, Evaluator
@@ -18,15 +21,18 @@ from .scan import Joined, SessionRule
 from .sql import epoch_day
 
 STATUS_ZH = {"suspended": "停业整顿", "revoked": "吊销许可"}
+# LICENSE_EXPIRING's wording once the day has passed: the catalogue's title ("即将到期") would
+# tell the officer the opposite of the fact. The code stays (RULES.md defines no other).
+EXPIRED_TITLE = "办学许可证已过期"
 MODE_ZH = {"online": "线上", "offline": "线下"}
 
 
-def institution_finding(ctx: Context, code: str, row: Any, detail: str,
-                        **extra: Any) -> Finding:
+def institution_finding(ctx: Context, code: str, row: Any, detail: str, *,
+                        title: str | None = None, **extra: Any) -> Finding:
     evidence = {"institution_id": row.id, "institution_name": row.name, **extra}
     return ctx.finding(code, institution_id=row.id, subject_type="institution",
                        subject_id=row.id, evidence=evidence,
-                       summary=f"{CATALOGUE[code].title_zh}：{row.name}，{detail}")
+                       summary=f"{title or CATALOGUE[code].title_zh}：{row.name}，{detail}")
 
 
 def not_nonprofit(ctx: Context) -> Iterator[Finding]:
@@ -58,10 +64,14 @@ def license_expiring(ctx: Context) -> Iterator[Finding]:
             .where(i.license_valid_until <= limit, i.status != "revoked").order_by(i.id))
     for row in ctx.session.execute(stmt):
         left = (row.license_valid_until - ctx.as_of_date).days
-        detail = (f"办学许可证{row.license_no}将于{row.license_valid_until}到期（剩余{left}天）"
-                  if left >= 0 else
-                  f"办学许可证{row.license_no}已于{row.license_valid_until}到期")
-        yield institution_finding(ctx, "LICENSE_EXPIRING", row, detail,
+        until = zh_date(row.license_valid_until)
+        if left >= 0:
+            title = None
+            detail = f"办学许可证{row.license_no}将于{until}到期（剩余{left}天）"
+        else:
+            title = EXPIRED_TITLE
+            detail = f"办学许可证{row.license_no}已于{until}到期（过期{-left}天）"
+        yield institution_finding(ctx, "LICENSE_EXPIRING", row, detail, title=title,
                                   license_valid_until=row.license_valid_until.isoformat(),
                                   days_left=left, limit_days=days)
 
@@ -74,7 +84,7 @@ def _unlicensed(ctx: Context, j: Joined) -> Any:
 
 
 def _word_unlicensed(ctx: Context, row: Any) -> tuple[str, dict[str, Any]]:
-    return (f"办学许可证已于{row.license_valid_until}到期",
+    return (f"办学许可证{row.license_no}已于{zh_date(row.license_valid_until)}到期",
             {"license_no": row.license_no,
              "license_valid_until": row.license_valid_until.isoformat()})
 
@@ -130,8 +140,9 @@ def _word_unregistered(ctx: Context, row: Any) -> tuple[str, dict[str, Any]]:
 
 
 SESSION_RULES: dict[str, SessionRule] = {rule.code: rule for rule in (
-    SessionRule("UNLICENSED_OPERATION", _unlicensed, _word_unlicensed),
-    SessionRule("OPERATING_WHILE_SUSPENDED", _suspended, _word_suspended),
+    SessionRule("UNLICENSED_OPERATION", _unlicensed, _word_unlicensed, per_institution=True),
+    SessionRule("OPERATING_WHILE_SUSPENDED", _suspended, _word_suspended,
+                per_institution=True),
     SessionRule("MODE_OUTSIDE_LICENSE", _outside_licence, _word_outside),
     SessionRule("VENUE_UNREGISTERED", _unregistered, _word_unregistered),
 )}

@@ -7,6 +7,7 @@ fractions: SQL compares price × standard × den > benchmark × num × minutes i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import case
 
 from ...models import Course
+from ...wording import yuan
 from ..model import Finding
 from .base import Context, Evaluator, in_rule_grades, subject_type_course
 from .subjects import course_finding, course_select
@@ -76,7 +78,10 @@ def price_above_guide(ctx: Context) -> Iterator[Finding]:
         band = price_band(prices, row.mode, row.class_size)
         ceiling = price_ceiling(prices, row.mode, row.class_size, row.minutes_per_class_hour)
         shown = f"{float(ceiling):.2f}".rstrip("0").rstrip(".")
-        detail = (f"每课时{row.price_per_class_hour_fen}分，高于指导价上限{shown}分"
+        # A price is whole fen, so it is above the ceiling exactly when it is above the
+        # ceiling rounded down to whole fen: the yuan shown compare as the rule does.
+        detail = (f"每课时{yuan(row.price_per_class_hour_fen)}，"
+                  f"高于指导价上限{yuan(math.floor(ceiling))}"
                   f"（{BAND_ZH[band]}，每课时{row.minutes_per_class_hour}分钟）")
         yield course_finding(
             ctx, "PRICE_ABOVE_GUIDE", row, detail,

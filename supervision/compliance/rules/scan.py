@@ -30,12 +30,16 @@ from sqlalchemy.orm import aliased
 
 from ...models import ClassSession, Course, Institution, Teacher, Venue
 from ...models.base import UTCDateTime
+from ...wording import zh_date
+from ..catalogue import CATALOGUE
 from ..model import Finding
 from .base import Context, in_rule_grades, session_finding, subject_type_course
 from .days import window_calendar
 from .sql import local_day, unindexed
 
 EPOCH = dt.date(1970, 1, 1)
+# How many sessions an institution-level finding lists in its evidence (all are counted).
+SESSIONS_SHOWN = 50
 LATE_MODES = ("online", "offline")
 
 
@@ -57,6 +61,9 @@ class SessionRule:
     # A course condition the rule applies under (a key of GUARDS): the scan tests it once
     # per session for all the rules sharing it, rather than once per rule.
     guard: str | None = None
+    # The breach is the institution's (an expired licence, a suspension), its sessions only
+    # the proof: one finding per institution, listing the sessions, not one per session.
+    per_institution: bool = False
 
 
 GUARDS: dict[str, Callable[[Context], ColumnElement[bool]]] = {
@@ -134,11 +141,70 @@ def scan_sessions(ctx: Context, rules: Sequence[SessionRule]) -> Iterator[Findin
     # Not a server-side cursor: PostgreSQL plans those for a fast start and without parallel
     # workers, which made this scan three times slower; the rows returned are only the
     # sessions that break something. SQLite's cursor reads lazily anyway.
+    grouped: dict[tuple[str, int], InstitutionSessions] = {}
     for row in ctx.session.execute(stmt):
         for i, rule in enumerate(rules):
-            if row[len(row) - len(rules) + i]:
-                detail, extra = rule.word(ctx, row)
-                yield session_finding(ctx, rule.code, row, detail, **extra)
+            if not row[len(row) - len(rules) + i]:
+                continue
+            if rule.per_institution:
+                key = (rule.code, row.institution_id)
+                if key not in grouped:
+                    grouped[key] = InstitutionSessions(rule, row)
+                grouped[key].add(ctx, row)
+                continue
+            detail, extra = rule.word(ctx, row)
+            yield session_finding(ctx, rule.code, row, detail, **extra)
+    for key in sorted(grouped):
+        yield grouped[key].finding(ctx)
+
+
+class InstitutionSessions:
+    """The sessions one institution holds in breach of one rule, gathered while the scan
+    streams (in no particular order): all of them counted, the earliest SESSIONS_SHOWN kept
+    for the evidence, so memory stays bounded however many sessions there are."""
+
+    def __init__(self, rule: SessionRule, row: Any) -> None:
+        self.rule, self.first_row = rule, row
+        self.count = 0
+        self.first: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+        self.kept: list[tuple[dt.datetime, int, dict[str, Any]]] = []
+
+    def add(self, ctx: Context, row: Any) -> None:
+        self.count += 1
+        self.first = row.starts_at if self.first is None else min(self.first, row.starts_at)
+        self.last = row.starts_at if self.last is None else max(self.last, row.starts_at)
+        self.kept.append((row.starts_at, row.id, _session_item(ctx, row)))
+        if len(self.kept) >= 2 * SESSIONS_SHOWN:
+            self.kept = sorted(self.kept, key=lambda k: k[:2])[:SESSIONS_SHOWN]
+
+    def finding(self, ctx: Context) -> Finding:
+        row, code = self.first_row, self.rule.code
+        detail, extra = self.rule.word(ctx, row)
+        shown = [item for _at, _id, item in sorted(self.kept, key=lambda k: k[:2])]
+        shown = shown[:SESSIONS_SHOWN]
+        assert self.first is not None and self.last is not None
+        first, last = ctx.local(self.first).date(), ctx.local(self.last).date()
+        span = zh_date(first) if first == last else f"{zh_date(first)}至{zh_date(last)}"
+        more = f"，以下列出最早{len(shown)}节" if self.count > len(shown) else ""
+        evidence = {"institution_id": row.institution_id,
+                    "institution_name": row.institution_name, **extra,
+                    "session_count": self.count, "sessions_shown": len(shown),
+                    "first_session_date": first.isoformat(),
+                    "last_session_date": last.isoformat(), "sessions": shown}
+        summary = (f"{CATALOGUE[code].title_zh}：{row.institution_name}，{detail}，"
+                   f"{span}共{self.count}节课{more}")
+        return ctx.finding(code, institution_id=row.institution_id,
+                           subject_type="institution", subject_id=row.institution_id,
+                           summary=summary, evidence=evidence)
+
+
+def _session_item(ctx: Context, row: Any) -> dict[str, Any]:
+    """One session as the evidence lists it: id, local day and times, course."""
+    starts, ends = ctx.local(row.starts_at), ctx.local(row.ends_at)
+    return {"session_id": row.id, "date": starts.date().isoformat(),
+            "starts_at_local": f"{starts:%H:%M}", "ends_at_local": f"{ends:%H:%M}",
+            "course_id": row.course_id, "course_name": row.course_name}
 
 
 def _joined_sessions(ctx: Context, joined: Joined, flags: list[Any]) -> Any:
@@ -149,6 +215,7 @@ def _joined_sessions(ctx: Context, joined: Joined, flags: list[Any]) -> Any:
                    Course.id.label("course_id"), Course.name.label("course_name"),
                    Course.subject, Course.mode, Course.grade_max,
                    Teacher.name.label("teacher_name"), Teacher.qualification_cert_no,
+                   Institution.name.label("institution_name"),
                    Institution.status.label("institution_status"), Institution.status_reason,
                    Institution.license_valid_until, Institution.license_no,
                    Institution.licensed_modes,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 
 from ...identifiers import CERT_TYPE_LEVEL, LEVEL_MAX_GRADE, cert_error, cert_level
 from ...models import Course, RosterEntry, Teacher
+from ...wording import zh_date
 from ..catalogue import CATALOGUE
 from ..model import Finding
 from .base import Context, Evaluator
@@ -24,6 +25,8 @@ from .sql import all_digits
 # identifiers.cert_error's plausible certificate years; a test holds the SQL below to
 # identifiers.cert_covers_grade on the same numbers.
 CERT_YEAR_MIN, CERT_YEAR_MAX = "1950", "2100"
+# What a background check found, as the officer reads it (RULES.md §6 wants `clear`).
+BACKGROUND_ZH = {"clear": "无记录", "pending": "待查", "hit": "有记录"}
 LEVEL_ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初级中学",
             "senior": "高级中学", "vocational": "中等职业学校",
             "vocational_practice": "中职实习指导", "higher": "高等学校"}
@@ -137,14 +140,16 @@ def staff_background_missing(ctx: Context) -> Iterator[Finding]:
 def _background_reasons(row: Any, oldest: dt.date, max_age: int) -> list[str]:
     reasons = []
     if row.background_check_status != "clear":
-        reasons.append(f"背景查询结果为{row.background_check_status}")
+        status = row.background_check_status
+        reasons.append(f"背景查询结果为{BACKGROUND_ZH.get(status, '未知') if status else '无'}")
     if row.background_checked_on is None:
         reasons.append("无背景查询日期")
     else:
         if row.background_checked_on > row.hired_on:
-            reasons.append(f"入职（{row.hired_on}）后才查询（{row.background_checked_on}）")
+            reasons.append(f"入职（{zh_date(row.hired_on)}）后才查询"
+                           f"（{zh_date(row.background_checked_on)}）")
         if row.background_checked_on < oldest:
-            reasons.append(f"查询（{row.background_checked_on}）已超过{max_age}天")
+            reasons.append(f"查询（{zh_date(row.background_checked_on)}）已超过{max_age}天")
     return reasons
 
 
