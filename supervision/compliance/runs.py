@@ -104,8 +104,12 @@ def _judged(window: Window) -> ColumnElement[bool]:
     whole_rules = [s.code for s in specs if s.scope != "session"]
     in_window = select(cast(ClassSession.id, String)).where(
         ClassSession.starts_at >= window.start, ClassSession.starts_at <= window.end)
+    # A session rule may judge the institution as a whole (an expired licence, a suspension:
+    # one flag per institution listing its window's sessions): the run looked at all of them,
+    # so such a flag is cleared when no session of the window breaks the rule any more.
     return or_(and_(Flag.rule.in_(session_rules), Flag.subject_type == "session",
                     Flag.subject_id.in_(in_window)),
+               and_(Flag.rule.in_(session_rules), Flag.subject_type == "institution"),
                Flag.rule.in_(whole_rules) if whole_rules else false())
 
 
