@@ -81,6 +81,33 @@ def test_the_pages_load_nothing_from_another_site(browser: Browser, db: Session)
         assert "<script" not in page  # the console's CSP refuses inline scripts
 
 
+# --- the dashboard --------------------------------------------------------------------------
+
+def test_the_dashboard_counts_flags_without_an_institution_under_their_own_row(
+        browser: Browser, db: Session) -> None:
+    for n in range(2):
+        raise_flag(db, rule="FUND_UNMATCHED_DEPOSIT", severity="critical", institution_id=None,
+                   subject_type="deposit", subject_id=f"TXN-H6-{n}",
+                   summary="收款¥80.00无法入账（付款参考号无对应报名），已记入待查账户",
+                   evidence={"amount_fen": 8000})
+    db.flush()
+    page = text(browser.get("/console/dashboard"))
+    for severity, label in (("critical", "严重"), ("low", "低")):
+        n = db.scalar(select(func.count()).select_from(Flag).where(
+            Flag.severity == severity, Flag.status.in_(OUTSTANDING)))
+        assert f'<span class="count-n">{n}</span><span class="count-label">{label}' in page
+    table = page.split('id="district-table"')[1].split("</tbody>")[0]
+    system_row = re.search(r'data-district=""><td>系统/未关联机构</td>'
+                           r'<td class="num">(\d+)</td>', table)
+    assert system_row is not None, table
+    unattached = db.scalar(select(func.count()).select_from(Flag).where(
+        Flag.institution_id.is_(None), Flag.status.in_(OUTSTANDING)))
+    assert int(system_row.group(1)) == unattached >= 2
+    listed = sum(int(n) for n in re.findall(r'<td class="num">(\d+)</td>', table))
+    assert listed == db.scalar(select(func.count()).select_from(Flag).where(
+        Flag.status.in_(OUTSTANDING)))
+
+
 # --- the queue ------------------------------------------------------------------------------
 
 def test_the_queue_counts_outstanding_flags_by_severity(browser: Browser, db: Session) -> None:

@@ -11,6 +11,8 @@ from .escrow_view import custody_by_district
 from .labels import SEVERITY_ORDER
 from .signin import console_actor
 
+NO_DISTRICT_LABEL = "系统/未关联机构"
+
 
 @bp.get("/dashboard")
 def dashboard() -> str:
@@ -21,6 +23,10 @@ def dashboard() -> str:
         districts = {actor.district_code: districts.get(actor.district_code,
                                                         actor.district_code)}
     flag_rows = queries.open_flags_by_district(session, actor)
+    flag_districts = dict(districts)
+    if any(d == queries.NO_DISTRICT for d, _s, _n in flag_rows):
+        flag_districts[queries.NO_DISTRICT] = NO_DISTRICT_LABEL
+    flag_counts = {d: sum(n for d2, _s, n in flag_rows if d2 == d) for d in flag_districts}
     by_rule = queries.open_flags_by_rule(session, actor)
     custody = custody_by_district(session, actor)
     totals = {s: sum(n for _d, sev, n in flag_rows if sev == s) for s in SEVERITY_ORDER}
@@ -29,6 +35,7 @@ def dashboard() -> str:
         "console/dashboard.html", totals=totals, districts=districts, custody=custody,
         custody_total=sum(custody.values()),
         institutions=queries.institution_counts(session, actor),
-        flags_chart=flags_by_district_chart(flag_rows, districts),
+        flag_districts=flag_districts, flag_counts=flag_counts,
+        flags_chart=flags_by_district_chart(flag_rows, flag_districts),
         custody_chart=custody_by_district_chart(custody, districts),
         rule_chart=rule_chart(by_rule[:12], titles) if by_rule else None)

@@ -44,12 +44,19 @@ def institutions_by_id(session: Session, ids: Iterable[int | None]) -> dict[int,
     return {i.id: i for i in session.scalars(select(Institution).where(Institution.id.in_(wanted)))}
 
 
+# The dashboard's row for flags about no institution (a deposit nobody can place, a missing
+# calendar year): they are the city's to handle and must be counted like any other.
+NO_DISTRICT = ""
+
+
 def open_flags_by_district(session: Session, actor: Actor) -> list[tuple[str, str, int]]:
-    """(district_code, severity, count) of the flags still waiting for someone."""
-    stmt = (select(Institution.district_code, Flag.severity, func.count())
-            .join(Institution, Institution.id == Flag.institution_id)
+    """(district_code, severity, count) of the flags still waiting for someone; flags with no
+    institution count under NO_DISTRICT (an outer join: an inner one would drop them)."""
+    district = func.coalesce(Institution.district_code, NO_DISTRICT)
+    stmt = (select(district, Flag.severity, func.count())
+            .outerjoin(Institution, Institution.id == Flag.institution_id)
             .where(Flag.status.in_(OUTSTANDING), scope_clause(actor, Flag))
-            .group_by(Institution.district_code, Flag.severity))
+            .group_by(district, Flag.severity))
     return [(d, s, n) for d, s, n in session.execute(stmt)]
 
 
