@@ -10,6 +10,7 @@ row (`Endpoint`) says which roles may call it at all and what kind of answer sco
     reference  B's id inside the body: 422 naming `field`
     public     anyone who may call it sees it (B's public profile)
     unscoped   city-wide data: any caller of an allowed role gets it
+    citywide   city-wide data only the city may change: a district regulator gets 403 too
 
 Roles that may not call the endpoint get 403 whatever the id. An intruder never gets data and
 a refused call never writes (the audit log does not grow). Each row also runs as B's `owner`
@@ -38,6 +39,7 @@ from .factories import SHANGHAI, Factory
 
 DISTRICT_A, DISTRICT_B = "320213", "320282"
 INTRUDERS = ("regulator_a", "institution_a", "parent_a")
+DISTRICT_REGULATORS = frozenset({"regulator_a", "regulator_b"})
 ROLE_OF = {"regulator_city": "regulator", "regulator_a": "regulator", "regulator_b": "regulator",
            "institution_a": "institution", "institution_b": "institution",
            "parent_a": "parent", "parent_b": "parent"}
@@ -135,6 +137,8 @@ def expected_answer(ep: Endpoint, caller: str) -> str:
     role = ROLE_OF[caller]
     if role not in ep.roles:
         return "forbidden"
+    if ep.kind == "citywide":
+        return "forbidden" if caller in DISTRICT_REGULATORS else "allowed"
     if role in ep.public_to or ep.kind in {"public", "unscoped"}:
         return "allowed"
     return {"object": "not_found", "list": "hidden", "reference": "invalid"}[ep.kind]

@@ -60,10 +60,11 @@ ENDPOINTS: list[Endpoint] = [
     endpoint("GET", "/teachers/{teacher_b}", STAFF),
     endpoint("PATCH", "/teachers/{teacher_b}", STAFF,
              body=lambda w: {"employment": "part_time"}),
-    # Rosters: the city's lists, not any institution's
-    endpoint("POST", "/rosters/inservice-teachers", "regulator", kind="unscoped",
-             owner="regulator_b", body=lambda w: {"id_numbers": [new_id_number()]}),
-    endpoint("POST", "/rosters/blacklist", "regulator", kind="unscoped", owner="regulator_b",
+    # Rosters: the city's lists, not any institution's, and not a district's to change
+    endpoint("POST", "/rosters/inservice-teachers", "regulator", kind="citywide",
+             owner="regulator_city", body=lambda w: {"id_numbers": [new_id_number()]}),
+    endpoint("POST", "/rosters/blacklist", "regulator", kind="citywide",
+             owner="regulator_city",
              body=lambda w: {"id_numbers": [new_id_number()], "reason": "测试"}),
     # Courses and sessions: parents may read any course and session
     endpoint("GET", "/courses", ANYONE, kind="list", public_to="parent"),

@@ -21,9 +21,10 @@ import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..access import require_citywide_regulator
 from ..errors import Invalid, NotFound
 from ..models.compliance import CalendarOverride, SchoolYear
-from ..scope import policy_of
+from ..scope import actor_of, policy_of
 
 ONE_DAY = dt.timedelta(days=1)
 VACATION_NAMES = {"winter": "寒假", "summer": "暑假"}
@@ -153,6 +154,7 @@ def year_covered(session: Session, year: int) -> bool:
 
 def put_override(session: Session, day: dt.date, *, kind: str, name: str | None) -> DayInfo:
     """Create or replace the override of one date."""
+    require_citywide_regulator(actor_of(session), "change the calendar")
     if kind not in ("holiday", "workday"):
         raise Invalid.field("kind", "must be holiday or workday")
     if kind == "holiday" and not name:
@@ -168,6 +170,7 @@ def put_override(session: Session, day: dt.date, *, kind: str, name: str | None)
 
 
 def delete_override(session: Session, day: dt.date) -> None:
+    require_citywide_regulator(actor_of(session), "change the calendar")
     row = session.scalars(select(CalendarOverride).where(CalendarOverride.day == day)).first()
     if row is None:
         raise NotFound("calendar override")
@@ -254,6 +257,7 @@ def _check_span(field: str, span: tuple[dt.date, dt.date],
 def put_school_year(session: Session, name: str, *, winter: tuple[dt.date, dt.date],
                     summer: tuple[dt.date, dt.date]) -> SchoolYearInfo:
     """Create or replace a school year's vacations."""
+    require_citywide_regulator(actor_of(session), "change the school years")
     bounds = school_year_bounds(name)
     _check_span("winter_vacation", winter, bounds)
     _check_span("summer_vacation", summer, bounds)

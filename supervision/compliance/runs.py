@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..access import require_citywide_regulator
 from ..db import is_postgres
 from ..errors import NotFound
 from ..models import ClassSession
@@ -59,7 +60,11 @@ def _catalogue() -> dict[str, Any]:
 def run_compliance(session: Session, *, as_of: dt.datetime, horizon_days: int = 30,
                    lookback_days: int = 7) -> ComplianceRun:
     """One run: sessions starting in [as_of - lookback, as_of + horizon], registry facts at
-    as_of's date. Flushes; the caller's transaction commits."""
+    as_of's date. Flushes; the caller's transaction commits.
+
+    A run clears and opens flags of every district, so only the city (a city-wide regulator,
+    the scheduler, the command line) may start one."""
+    require_citywide_regulator(actor_of(session), "start a compliance run")
     if as_of.tzinfo is None:
         raise ValueError("as_of must be an aware datetime")
     if is_postgres(session):

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, select
 from sqlalchemy.orm import Session
 
 from .. import notify
+from ..access import require_role
 from ..errors import Conflict, Invalid
 from ..models import Institution
 from ..models.base import utcnow
@@ -99,6 +100,7 @@ def _check_fields(action: str, note: str | None, due_on: dt.date | None,
 def apply_action(session: Session, actor: Actor, flag_id: int, *, action: str,
                  note: str | None, due_on: dt.date | None, today: dt.date) -> Flag:
     """A regulator's decision on a flag; `today` is the Asia/Shanghai date it is taken on."""
+    require_role(actor, "regulator")
     _check_fields(action, note, due_on, today)
     flag = get_flag(session, actor, flag_id, for_update=True)
     sources, target = TRANSITIONS[action]
@@ -109,6 +111,7 @@ def apply_action(session: Session, actor: Actor, flag_id: int, *, action: str,
 
 def respond(session: Session, actor: Actor, flag_id: int, *, note: str) -> Flag:
     """The institution reports its rectification: rectification_ordered → submitted."""
+    require_role(actor, "institution")
     if not note:
         raise Invalid.field("note", "say what was rectified")
     flag = get_flag(session, actor, flag_id, for_update=True)

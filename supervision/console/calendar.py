@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import clock
+from ..access import is_citywide_regulator
 from ..api.context import db_session
 from ..compliance import calendar as cal
 from ..errors import Forbidden, Invalid, NotFound
@@ -54,7 +55,7 @@ def _weeks(first: dt.date) -> tuple[list[list[Any]], dt.date, dt.date]:
 
 def _render(first: dt.date, *, day_form: CalendarDayForm | None = None,
             year_form: SchoolYearForm | None = None, status: int = 200) -> tuple[str, int]:
-    console_actor()
+    actor = console_actor()
     session = db_session()
     weeks, previous, following = _weeks(first)
     years = cal.school_years(session)
@@ -70,6 +71,7 @@ def _render(first: dt.date, *, day_form: CalendarDayForm | None = None,
         delete_form=CalendarDeleteForm(formdata=None),
         overrides=queries.calendar_overrides(session, first.year),
         coverage=coverage, school_year_of=cal.school_year_of,
+        can_edit=is_citywide_regulator(actor), city_only_text=CITY_ONLY_TEXT,
         school_year_covered=cal.school_year_covered(session, first),
         today=clock.today()), status
 

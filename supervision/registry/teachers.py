@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ..access import require_citywide_regulator
 from ..errors import Invalid
 from ..identifiers import (
     cert_error,
@@ -90,7 +91,10 @@ def teachers_query(session: Session, *, institution_id: int | None = None) -> Se
 
 def add_to_roster(session: Session, kind: str, id_numbers: Sequence[str],
                   reason: str | None = None) -> int:
-    """Add ID numbers to a roster; returns how many were not on it already."""
+    """Add ID numbers to a roster; returns how many were not on it already.
+
+    The rosters are the city's: every district's teachers are checked against them."""
+    require_citywide_regulator(actor_of(session), "add to the rosters")
     errors: Errors = {}
     one_of(errors, {"kind": kind}, "kind", ROSTER_KINDS)
     if kind == "blacklist":
