@@ -192,6 +192,8 @@ class Blueprint(_Blueprint):
             "description": "Pagination metadata as a JSON object: total, total_pages, "
                            "first_page, last_page, page, previous_page, next_page",
             "schema": {"type": "string"},
+            "example": '{"total": 57, "total_pages": 2, "first_page": 1, "last_page": 2, '
+                       '"page": 1, "next_page": 2}',
         }
 
     def paginate_sql(self) -> Any:

@@ -37,34 +37,36 @@ YEARS = Range(min=2000, max=2199, error="year out of range")
 
 class RunIn(Schema):
     as_of = DateTimeField(load_default=None, allow_none=True,
-                          validate=lambda v: YEARS(v.year) is not None)
-    horizon_days = Int(load_default=30, validate=Range(min=0, max=366))
-    lookback_days = Int(load_default=7, validate=Range(min=0, max=366))
+                          validate=lambda v: YEARS(v.year) is not None,
+                          metadata={"example": "2026-12-03T20:00:00+08:00"})
+    horizon_days = Int(load_default=30, validate=Range(min=0, max=366), metadata={"example": 30})
+    lookback_days = Int(load_default=7, validate=Range(min=0, max=366), metadata={"example": 7})
 
 
 class RuleCountOut(Schema):
-    rule = Str()
-    title = Str()
-    count = ma.fields.Integer()
+    rule = Str(metadata={"example": "LATE_END_OFFLINE"})
+    title = Str(metadata={"example": "线下培训结束时间晚于20:30"})
+    count = ma.fields.Integer(metadata={"example": 3})
 
 
 class RunOut(Schema):
-    id = ma.fields.Integer()
-    as_of = DateTimeField()
-    started_at = DateTimeField()
-    finished_at = DateTimeField()
-    sessions_scanned = ma.fields.Integer()
-    flags_opened = ma.fields.Integer()
-    flags_cleared = ma.fields.Integer()
-    flags_open = ma.fields.Integer()
-    flags_reopened = ma.fields.Integer()
-    findings = ma.fields.Integer()
-    window_start = DateTimeField()
-    window_end = DateTimeField()
-    horizon_days = ma.fields.Integer()
-    lookback_days = ma.fields.Integer()
-    triggered_by = Str()
-    by_rule = ma.fields.Method("_by_rule")
+    id = ma.fields.Integer(metadata={"example": 41})
+    as_of = DateTimeField(metadata={"example": "2026-12-03T20:00:00+08:00"})
+    started_at = DateTimeField(metadata={"example": "2026-12-03T20:00:00+08:00"})
+    finished_at = DateTimeField(metadata={"example": "2026-12-03T20:00:04+08:00"})
+    sessions_scanned = ma.fields.Integer(metadata={"example": 1280})
+    flags_opened = ma.fields.Integer(metadata={"example": 5})
+    flags_cleared = ma.fields.Integer(metadata={"example": 2})
+    flags_open = ma.fields.Integer(metadata={"example": 17})
+    flags_reopened = ma.fields.Integer(metadata={"example": 1})
+    findings = ma.fields.Integer(metadata={"example": 20})
+    window_start = DateTimeField(metadata={"example": "2026-11-26T20:00:00+08:00"})
+    window_end = DateTimeField(metadata={"example": "2027-01-02T20:00:00+08:00"})
+    horizon_days = ma.fields.Integer(metadata={"example": 30})
+    lookback_days = ma.fields.Integer(metadata={"example": 7})
+    triggered_by = Str(metadata={"example": "regulator:梁溪区教育局#3"})
+    by_rule = ma.fields.Method("_by_rule", metadata={"example": [
+        {"rule": "LATE_END_OFFLINE", "title": "线下培训结束时间晚于20:30", "count": 3}]})
 
     def _by_rule(self, run: ComplianceRun) -> list[dict[str, Any]]:
         counts = sorted((run.by_rule or {}).items(), key=lambda kv: (-kv[1], kv[0]))
@@ -99,55 +101,66 @@ class RunItem(MethodView):
 # --- Flags ---------------------------------------------------------------------------------
 
 class FlagArgs(QuerySchema):
-    status = Str(validate=OneOf(workflow.STATUSES))
-    severity = Str(validate=OneOf(tuple(SEVERITY_RANK)))
-    rule = Str(validate=Length(max=40))
-    district_code = Str(validate=Length(max=6))
-    institution_id = ma.fields.Integer(validate=Range(min=1, max=2**63 - 1))
-    overdue = ma.fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"})
+    status = Str(validate=OneOf(workflow.STATUSES), metadata={"example": "open"})
+    severity = Str(validate=OneOf(tuple(SEVERITY_RANK)), metadata={"example": "medium"})
+    rule = Str(validate=Length(max=40), metadata={"example": "LATE_END_OFFLINE"})
+    district_code = Str(validate=Length(max=6), metadata={"example": "320213"})
+    institution_id = ma.fields.Integer(validate=Range(min=1, max=2**63 - 1),
+                                       metadata={"example": 12})
+    overdue = ma.fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
+                                metadata={"example": False})
 
 
 class FlagOut(Schema):
-    id = ma.fields.Integer()
-    rule = Str()
-    title = ma.fields.Function(lambda flag: rule_title(flag.rule))
-    severity = Str()
-    status = Str()
-    institution_id = ma.fields.Integer(allow_none=True)
-    subject_type = Str()
-    subject_id = Str()
-    summary = Str()
-    evidence = ma.fields.Dict()
-    first_detected_at = DateTimeField()
-    last_detected_at = DateTimeField()
-    due_on = ma.fields.Date(allow_none=True)
-    overdue = ma.fields.Function(lambda flag: workflow.is_overdue(flag, today()))
+    id = ma.fields.Integer(metadata={"example": 318})
+    rule = Str(metadata={"example": "LATE_END_OFFLINE"})
+    title = ma.fields.Function(lambda flag: rule_title(flag.rule),
+                               metadata={"example": "线下培训结束时间晚于20:30"})
+    severity = Str(metadata={"example": "medium"})
+    status = Str(metadata={"example": "rectification_ordered"})
+    institution_id = ma.fields.Integer(allow_none=True, metadata={"example": 12})
+    subject_type = Str(metadata={"example": "session"})
+    subject_id = Str(metadata={"example": "204"})
+    summary = Str(metadata={"example": "课次 #204 于 20:45 结束，晚于 20:30"})
+    evidence = ma.fields.Dict(metadata={"example": {
+        "session_id": 204, "ends_at": "2026-12-08T20:45:00+08:00", "limit": "20:30"}})
+    first_detected_at = DateTimeField(metadata={"example": "2026-12-03T20:00:03+08:00"})
+    last_detected_at = DateTimeField(metadata={"example": "2026-12-04T20:00:02+08:00"})
+    due_on = ma.fields.Date(allow_none=True, metadata={"example": "2026-12-17"})
+    overdue = ma.fields.Function(lambda flag: workflow.is_overdue(flag, today()),
+                                 metadata={"example": False})
 
 
 class EventOut(Schema):
-    at = DateTimeField()
-    actor = Str()
-    action = Str()
-    note = Str(allow_none=True)
-    from_status = Str(allow_none=True)
-    to_status = Str()
+    at = DateTimeField(metadata={"example": "2026-12-04T09:30:00+08:00"})
+    actor = Str(metadata={"example": "regulator:梁溪区教育局#3"})
+    action = Str(metadata={"example": "order_rectification"})
+    note = Str(allow_none=True, metadata={"example": "请于12月17日前调整晚间课表并提交整改报告"})
+    from_status = Str(allow_none=True, metadata={"example": "open"})
+    to_status = Str(metadata={"example": "rectification_ordered"})
 
 
 class FlagDetailOut(FlagOut):
-    history = ma.fields.Method("_history")
+    history = ma.fields.Method("_history", metadata={"example": [
+        {"at": "2026-12-04T09:30:00+08:00", "actor": "regulator:梁溪区教育局#3",
+         "action": "order_rectification", "note": "请于12月17日前调整晚间课表并提交整改报告",
+         "from_status": "open", "to_status": "rectification_ordered"}]})
 
     def _history(self, flag: Any) -> Any:
         return EventOut(many=True).dump(workflow.history(db_session(), flag))
 
 
 class ActionIn(Schema):
-    action = Str(required=True, validate=OneOf(tuple(workflow.TRANSITIONS)))
-    note = Str(allow_none=True, load_default=None, validate=Length(max=2000))
-    due_on = Date(allow_none=True, load_default=None)
+    action = Str(required=True, validate=OneOf(tuple(workflow.TRANSITIONS)),
+                 metadata={"example": "order_rectification"})
+    note = Str(allow_none=True, load_default=None, validate=Length(max=2000),
+               metadata={"example": "请于12月17日前调整晚间课表并提交整改报告"})
+    due_on = Date(allow_none=True, load_default=None, metadata={"example": "2026-12-17"})
 
 
 class ResponseIn(Schema):
-    note = Str(required=True, validate=Length(min=1, max=2000))
+    note = Str(required=True, validate=Length(min=1, max=2000),
+               metadata={"example": "已将周二晚班调整为18:30-19:15，新课表见附件"})
 
 
 @flags_bp.route("/flags")
@@ -191,8 +204,8 @@ class FlagResponses(MethodView):
 # --- Calendar ------------------------------------------------------------------------------
 
 class DaysArgs(QuerySchema):
-    from_ = Date(required=True, data_key="from")
-    to = Date(required=True)
+    from_ = Date(required=True, data_key="from", metadata={"example": "2027-01-01"})
+    to = Date(required=True, metadata={"example": "2027-01-31"})
 
     @ma.validates_schema
     def _range(self, data: dict[str, Any], **_kw: Any) -> None:
@@ -204,36 +217,44 @@ class DaysArgs(QuerySchema):
 
 
 class DayOut(Schema):
-    date = ma.fields.Date()
-    kind = Str()
-    name = Str(allow_none=True)
-    source = Str()
+    date = ma.fields.Date(metadata={"example": "2027-01-01"})
+    kind = Str(metadata={"example": "holiday"})
+    name = Str(allow_none=True, metadata={"example": "元旦"})
+    source = Str(metadata={"example": "package"})
 
 
 class OverrideIn(Schema):
-    kind = Str(required=True, validate=OneOf(("holiday", "workday")))
-    name = Str(allow_none=True, load_default=None, validate=Length(max=100))
+    kind = Str(required=True, validate=OneOf(("holiday", "workday")),
+               metadata={"example": "workday"})
+    name = Str(allow_none=True, load_default=None, validate=Length(max=100),
+               metadata={"example": "春节调休上班"})
 
 
 class SpanIO(Schema):
-    start = Date(required=True)
-    end = Date(required=True)
+    start = Date(required=True, metadata={"example": "2027-01-23"})
+    end = Date(required=True, metadata={"example": "2027-02-21"})
 
 
 class SchoolYearIn(Schema):
-    winter_vacation = ma.fields.Nested(SpanIO, required=True)
-    summer_vacation = ma.fields.Nested(SpanIO, required=True)
+    winter_vacation = ma.fields.Nested(SpanIO, required=True,
+                                       metadata={"example": {"start": "2027-01-23",
+                                                             "end": "2027-02-21"}})
+    summer_vacation = ma.fields.Nested(SpanIO, required=True,
+                                       metadata={"example": {"start": "2027-07-03",
+                                                             "end": "2027-08-31"}})
 
 
 class SchoolYearOut(Schema):
-    name = Str()
+    name = Str(metadata={"example": "2026-2027"})
     winter_vacation = ma.fields.Function(
         lambda sy: {"start": sy.winter_vacation[0].isoformat(),
-                    "end": sy.winter_vacation[1].isoformat()})
+                    "end": sy.winter_vacation[1].isoformat()},
+                    metadata={"example": {"start": "2027-01-23", "end": "2027-02-21"}})
     summer_vacation = ma.fields.Function(
         lambda sy: {"start": sy.summer_vacation[0].isoformat(),
-                    "end": sy.summer_vacation[1].isoformat()})
-    source = Str()
+                    "end": sy.summer_vacation[1].isoformat()},
+                    metadata={"example": {"start": "2027-07-03", "end": "2027-08-31"}})
+    source = Str(metadata={"example": "table"})
 
 
 def _path_date(value: str) -> dt.date:

@@ -37,14 +37,18 @@ class ErrorSchema(ma.Schema):
     class Meta:
         ordered = True
 
-    code = ma.fields.Integer(required=True, metadata={"description": "the HTTP status"})
-    status = ma.fields.String(required=True, metadata={"description": "its reason phrase"})
-    message = ma.fields.String(required=True)
+    code = ma.fields.Integer(required=True, metadata={"description": "the HTTP status",
+                                                      "example": 422})
+    status = ma.fields.String(required=True, metadata={"description": "its reason phrase",
+                                                       "example": "Unprocessable Entity"})
+    message = ma.fields.String(required=True, metadata={"example": "validation failed"})
     errors = ma.fields.Dict(keys=ma.fields.String(),
                             values=ma.fields.List(ma.fields.String()), required=True,
-                            metadata={"description": "field name → messages, flat and dotted"})
+                            metadata={"description": "field name → messages, flat and dotted",
+                                      "example": {"uscc": ["the check character is wrong"]}})
     rule = ma.fields.String(metadata={"description": "the RULES.md code of a business rule "
-                                                     "that refused the request"})
+                                                     "that refused the request",
+                                      "example": "PREPAY_OVER_HOURS"})
 
 
 def _view_function(app: Flask, rule: Rule, method: str) -> Any:

@@ -19,11 +19,11 @@ audit_bp = Blueprint("audit", __name__, description="The append-only audit log (
 
 
 class MeSchema(Schema):
-    role = Str()
-    name = Str()
-    institution_id = ma.fields.Integer(allow_none=True)
-    district_code = Str(allow_none=True)
-    parent_id = ma.fields.Integer(allow_none=True)
+    role = Str(metadata={"example": "institution"})
+    name = Str(metadata={"example": "锡心学堂培训中心"})
+    institution_id = ma.fields.Integer(allow_none=True, metadata={"example": 12})
+    district_code = Str(allow_none=True, metadata={"example": "320213"})
+    parent_id = ma.fields.Integer(allow_none=True, metadata={"example": None})
 
 
 @me_bp.route("/me")
@@ -34,17 +34,17 @@ class Me(MethodView):
 
 
 class AuditArgs(QuerySchema):
-    entity = Str()
-    entity_id = Str()
+    entity = Str(metadata={"example": "institutions"})
+    entity_id = Str(metadata={"example": "12"})
 
 
 class AuditSchema(Schema):
-    at = DateTimeField()
-    actor = Str()
-    action = Str()
-    entity = Str()
-    entity_id = Str()
-    changes = ma.fields.Dict()
+    at = DateTimeField(metadata={"example": "2026-11-28T15:12:09+08:00"})
+    actor = Str(metadata={"example": "regulator:梁溪区教育局#3"})
+    action = Str(metadata={"example": "update"})
+    entity = Str(metadata={"example": "institutions"})
+    entity_id = Str(metadata={"example": "12"})
+    changes = ma.fields.Dict(metadata={"example": {"status": ["active", "suspended"]}})
 
 
 @audit_bp.route("/audit")

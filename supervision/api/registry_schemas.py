@@ -30,30 +30,35 @@ def _id(**kwargs: Any) -> Int:
     return Int(validate=Range(min=1), **kwargs)
 
 
-def _query_id() -> ma.fields.Integer:
+def _query_id(**kwargs: Any) -> ma.fields.Integer:
     # Query strings are text, so not the strict Int; still bounded to what a BIGINT holds.
-    return ma.fields.Integer(validate=Range(min=1, max=2**63 - 1))
+    return ma.fields.Integer(validate=Range(min=1, max=2**63 - 1), **kwargs)
 
 
 # --- Institutions -------------------------------------------------------------------------
 
 class InstitutionIn(Schema):
-    name = _str(200, required=True)
+    name = _str(200, required=True, metadata={"example": "锡心学堂培训中心"})
     uscc = Str(required=True, validate=Length(equal=18),
                metadata={"description": "统一社会信用代码; the check character is verified",
-                         "pattern": USCC_PATTERN})
-    license_no = _str(64, required=True)
-    license_valid_until = Date(required=True)
+                         "pattern": USCC_PATTERN, "example": "52320200MJ5812345D"})
+    license_no = _str(64, required=True, metadata={"example": "教民32021300123号"})
+    license_valid_until = Date(required=True, metadata={"example": "2029-06-30"})
     district_code = _str(6, required=True, metadata={"description": "e.g. 320213",
-                                                     "pattern": r"^[0-9]{6}$"})
-    category = Str(required=True, validate=OneOf(registry.CATEGORIES))
+                                                     "pattern": r"^[0-9]{6}$",
+                                                     "example": "320213"})
+    category = Str(required=True, validate=OneOf(registry.CATEGORIES),
+                   metadata={"example": "subject"})
     licensed_modes = ma.fields.List(Str(validate=OneOf(registry.LICENSED_MODES)),
-                                    required=True, validate=Length(min=1, max=2))
-    nonprofit_registration_no = _str(64, allow_none=True)
-    escrow_mode = Str(required=True, validate=OneOf(registry.ESCROW_MODES))
-    supervised_account_no = _str(64, required=True)
-    address = _str(300, required=True)
-    contact_phone = _str(32, allow_none=True)
+                                    required=True, validate=Length(min=1, max=2),
+                                    metadata={"example": ["offline"]})
+    nonprofit_registration_no = _str(64, allow_none=True,
+                                     metadata={"example": "52320200MJ5812345D"})
+    escrow_mode = Str(required=True, validate=OneOf(registry.ESCROW_MODES),
+                      metadata={"example": "trust"})
+    supervised_account_no = _str(64, required=True, metadata={"example": "GLXT-3202-000123"})
+    address = _str(300, required=True, metadata={"example": "无锡市梁溪区中山路218号锡心大厦3楼"})
+    contact_phone = _str(32, allow_none=True, metadata={"example": "0510-82701234"})
 
 
 class InstitutionPatch(InstitutionIn):
@@ -64,88 +69,96 @@ class InstitutionPatch(InstitutionIn):
 
 
 class InstitutionOut(Schema):
-    id = ma.fields.Integer()
-    name = Str()
-    uscc = Str()
-    license_no = Str()
-    license_valid_until = ma.fields.Date()
-    district_code = Str()
-    category = Str()
-    licensed_modes = ma.fields.List(Str())
-    nonprofit_registration_no = Str(allow_none=True)
-    escrow_mode = Str()
-    supervised_account_no = Str()
-    address = Str()
-    contact_phone = Str(allow_none=True)
-    status = Str()
-    status_reason = Str(allow_none=True)
-    created_at = DateTimeField()
+    id = ma.fields.Integer(metadata={"example": 12})
+    name = Str(metadata={"example": "锡心学堂培训中心"})
+    uscc = Str(metadata={"example": "52320200MJ5812345D"})
+    license_no = Str(metadata={"example": "教民32021300123号"})
+    license_valid_until = ma.fields.Date(metadata={"example": "2029-06-30"})
+    district_code = Str(metadata={"example": "320213"})
+    category = Str(metadata={"example": "subject"})
+    licensed_modes = ma.fields.List(Str(), metadata={"example": ["offline"]})
+    nonprofit_registration_no = Str(allow_none=True, metadata={"example": "52320200MJ5812345D"})
+    escrow_mode = Str(metadata={"example": "trust"})
+    supervised_account_no = Str(metadata={"example": "GLXT-3202-000123"})
+    address = Str(metadata={"example": "无锡市梁溪区中山路218号锡心大厦3楼"})
+    contact_phone = Str(allow_none=True, metadata={"example": "0510-82701234"})
+    status = Str(metadata={"example": "active"})
+    status_reason = Str(allow_none=True, metadata={"example": "整改完成，恢复正常经营"})
+    created_at = DateTimeField(metadata={"example": "2026-03-02T10:20:00+08:00"})
 
 
 class InstitutionArgs(QuerySchema):
-    district_code = _str(6)
-    category = Str(validate=OneOf(registry.CATEGORIES))
-    status = Str(validate=OneOf(registry.INSTITUTION_STATUSES))
-    q = _str(200, metadata={"description": "part of the name"})
+    district_code = _str(6, metadata={"example": "320213"})
+    category = Str(validate=OneOf(registry.CATEGORIES), metadata={"example": "subject"})
+    status = Str(validate=OneOf(registry.INSTITUTION_STATUSES), metadata={"example": "active"})
+    q = _str(200, metadata={"example": "锡心", "description": "part of the name"})
 
 
 class StatusIn(Schema):
-    status = Str(required=True, validate=OneOf(registry.INSTITUTION_STATUSES))
-    reason = _str(500, required=True)
+    status = Str(required=True, validate=OneOf(registry.INSTITUTION_STATUSES),
+                 metadata={"example": "suspended"})
+    reason = _str(500, required=True,
+                  metadata={"example": "线下班晚间超时培训，拒不整改，责令停业整顿"})
 
 
 class OpenFlagCountOut(Schema):
-    critical = ma.fields.Integer()
-    high = ma.fields.Integer()
-    medium = ma.fields.Integer()
-    low = ma.fields.Integer()
+    critical = ma.fields.Integer(metadata={"example": 0})
+    high = ma.fields.Integer(metadata={"example": 2})
+    medium = ma.fields.Integer(metadata={"example": 1})
+    low = ma.fields.Integer(metadata={"example": 0})
 
 
 class PublicInstitutionOut(Schema):
-    name = Str()
-    district_code = Str()
-    category = Str()
-    licensed_modes = ma.fields.List(Str())
-    status = Str()
-    escrow_mode = Str()
-    blacklisted = ma.fields.Boolean(metadata={"description": "the licence is revoked"})
+    name = Str(metadata={"example": "锡心学堂培训中心"})
+    district_code = Str(metadata={"example": "320213"})
+    category = Str(metadata={"example": "subject"})
+    licensed_modes = ma.fields.List(Str(), metadata={"example": ["offline"]})
+    status = Str(metadata={"example": "active"})
+    escrow_mode = Str(metadata={"example": "trust"})
+    blacklisted = ma.fields.Boolean(metadata={"description": "the licence is revoked",
+                                              "example": False})
     open_flag_count = ma.fields.Nested(OpenFlagCountOut)
 
 
 class VenueIn(Schema):
-    address = _str(300, required=True)
-    capacity = Int(required=True, validate=Range(min=1, max=INT32_MAX))
+    address = _str(300, required=True,
+                   metadata={"example": "无锡市梁溪区中山路218号锡心大厦3楼301室"})
+    capacity = Int(required=True, validate=Range(min=1, max=INT32_MAX), metadata={"example": 30})
 
 
 class VenueOut(Schema):
-    id = ma.fields.Integer()
-    institution_id = ma.fields.Integer()
-    address = Str()
-    capacity = ma.fields.Integer()
-    created_at = DateTimeField()
+    id = ma.fields.Integer(metadata={"example": 5})
+    institution_id = ma.fields.Integer(metadata={"example": 12})
+    address = Str(metadata={"example": "无锡市梁溪区中山路218号锡心大厦3楼301室"})
+    capacity = ma.fields.Integer(metadata={"example": 30})
+    created_at = DateTimeField(metadata={"example": "2026-03-02T10:20:00+08:00"})
 
 
 # --- Teachers and rosters -----------------------------------------------------------------
 
 class TeacherFields(Schema):
-    name = _str(100, required=True)
+    name = _str(100, required=True, metadata={"example": "王晓燕"})
     id_number = Str(required=True, validate=Length(equal=18), load_only=True,
                     metadata={"description": "居民身份证号; never returned, only masked",
-                              "pattern": ID_NUMBER_PATTERN})
+                              "pattern": ID_NUMBER_PATTERN, "example": "11010519491231002X"})
     qualification_cert_no = Str(allow_none=True, validate=Length(equal=17),
-                                metadata={"pattern": r"^[0-9]{17}$"})
-    cert_level = Str(allow_none=True, validate=OneOf(registry.CERT_LEVELS))
-    cert_subject = _str(32, allow_none=True)
-    is_inservice_school_teacher = Bool(load_default=False)
+                                metadata={"pattern": r"^[0-9]{17}$",
+                                          "example": "20153200131000123"})
+    cert_level = Str(allow_none=True, validate=OneOf(registry.CERT_LEVELS),
+                     metadata={"example": "junior"})
+    cert_subject = _str(32, allow_none=True, metadata={"example": "数学"})
+    is_inservice_school_teacher = Bool(load_default=False, metadata={"example": False})
     background_check_status = Str(required=True,
-                                  validate=OneOf(registry.BACKGROUND_CHECK_STATUSES))
-    background_checked_on = Date(allow_none=True)
-    employment = Str(required=True, validate=OneOf(registry.EMPLOYMENTS))
-    hired_on = Date(required=True)
+                                  validate=OneOf(registry.BACKGROUND_CHECK_STATUSES),
+                                  metadata={"example": "clear"})
+    background_checked_on = Date(allow_none=True, metadata={"example": "2026-08-20"})
+    employment = Str(required=True, validate=OneOf(registry.EMPLOYMENTS),
+                     metadata={"example": "full_time"})
+    hired_on = Date(required=True, metadata={"example": "2026-09-01"})
 
 
 class TeacherIn(TeacherFields):
-    institution_id = _id(metadata={"description": "required from a regulator; an "
+    institution_id = _id(metadata={"example": 12, "description": "required from a regulator; an "
                                    "institution may omit it or pass its own"})
 
 
@@ -155,29 +168,30 @@ class TeacherPatch(TeacherFields):
 
 
 class TeacherOut(Schema):
-    id = ma.fields.Integer()
-    institution_id = ma.fields.Integer()
-    name = Str()
-    id_number_masked = Str()
-    qualification_cert_no = Str(allow_none=True)
-    cert_level = Str(allow_none=True)
-    cert_subject = Str(allow_none=True)
-    is_inservice_school_teacher = ma.fields.Boolean()
-    background_check_status = Str()
-    background_checked_on = ma.fields.Date(allow_none=True)
-    employment = Str()
-    hired_on = ma.fields.Date()
-    created_at = DateTimeField()
+    id = ma.fields.Integer(metadata={"example": 31})
+    institution_id = ma.fields.Integer(metadata={"example": 12})
+    name = Str(metadata={"example": "王晓燕"})
+    id_number_masked = Str(metadata={"example": "3202**********123X"})
+    qualification_cert_no = Str(allow_none=True, metadata={"example": "20153200131000123"})
+    cert_level = Str(allow_none=True, metadata={"example": "junior"})
+    cert_subject = Str(allow_none=True, metadata={"example": "数学"})
+    is_inservice_school_teacher = ma.fields.Boolean(metadata={"example": False})
+    background_check_status = Str(metadata={"example": "clear"})
+    background_checked_on = ma.fields.Date(allow_none=True, metadata={"example": "2026-08-20"})
+    employment = Str(metadata={"example": "full_time"})
+    hired_on = ma.fields.Date(metadata={"example": "2026-09-01"})
+    created_at = DateTimeField(metadata={"example": "2026-09-01T08:40:00+08:00"})
 
 
 class OwnerArgs(QuerySchema):
-    institution_id = _query_id()
+    institution_id = _query_id(metadata={"example": 12})
 
 
 class _RosterNumbers(Schema):
     id_numbers = ma.fields.List(Str(validate=Length(max=18),
                                     metadata={"pattern": ID_NUMBER_PATTERN}), required=True,
-                                validate=Length(min=1, max=registry.MAX_ROSTER_NUMBERS))
+                                validate=Length(min=1, max=registry.MAX_ROSTER_NUMBERS),
+                                metadata={"example": ["11010519491231002X"]})
 
 
 class InserviceRosterIn(_RosterNumbers):
@@ -185,50 +199,55 @@ class InserviceRosterIn(_RosterNumbers):
 
 
 class BlacklistIn(_RosterNumbers):
-    reason = _str(500, required=True)
+    reason = _str(500, required=True, metadata={
+        "example": "经公安机关背景审查，存在不宜从事未成年人培训工作的违法犯罪记录"})
 
 
 class AddedOut(Schema):
-    added = ma.fields.Integer(metadata={"description": "numbers not on the roster before"})
+    added = ma.fields.Integer(metadata={"description": "numbers not on the roster before",
+                                        "example": 1})
 
 
 # --- Courses and sessions -----------------------------------------------------------------
 
 class CourseIn(Schema):
-    name = _str(200, required=True)
-    subject = _str(32, required=True, metadata={"description": "a key of RULES.md §1"})
-    category = Str(required=True, validate=OneOf(registry.CATEGORIES))
-    grade_min = Int(required=True, validate=Range(min=0, max=12))
-    grade_max = Int(required=True, validate=Range(min=0, max=12))
-    mode = Str(required=True, validate=OneOf(registry.MODES))
-    class_size = Int(required=True, validate=Range(min=1, max=INT32_MAX))
+    name = _str(200, required=True, metadata={"example": "初二数学培优班"})
+    subject = _str(32, required=True, metadata={"description": "a key of RULES.md §1",
+                                                "example": "math"})
+    category = Str(required=True, validate=OneOf(registry.CATEGORIES),
+                   metadata={"example": "subject"})
+    grade_min = Int(required=True, validate=Range(min=0, max=12), metadata={"example": 8})
+    grade_max = Int(required=True, validate=Range(min=0, max=12), metadata={"example": 8})
+    mode = Str(required=True, validate=OneOf(registry.MODES), metadata={"example": "offline"})
+    class_size = Int(required=True, validate=Range(min=1, max=INT32_MAX), metadata={"example": 10})
     minutes_per_class_hour = Int(allow_none=True, validate=Range(min=1, max=1440),
-                                 metadata={"description": "default 45 offline, 30 online"})
-    price_per_class_hour_fen = money(required=True)
-    venue_id = _id(allow_none=True)
+                                 metadata={"description": "default 45 offline, 30 online",
+                                           "example": 45})
+    price_per_class_hour_fen = money(required=True, metadata={"example": 6000})
+    venue_id = _id(allow_none=True, metadata={"example": 5})
 
 
 class CourseOut(Schema):
-    id = ma.fields.Integer()
-    institution_id = ma.fields.Integer()
-    name = Str()
-    subject = Str()
-    category = Str()
-    grade_min = ma.fields.Integer()
-    grade_max = ma.fields.Integer()
-    mode = Str()
-    class_size = ma.fields.Integer()
-    minutes_per_class_hour = ma.fields.Integer()
-    price_per_class_hour_fen = ma.fields.Integer()
-    venue_id = ma.fields.Integer(allow_none=True)
-    created_at = DateTimeField()
+    id = ma.fields.Integer(metadata={"example": 7})
+    institution_id = ma.fields.Integer(metadata={"example": 12})
+    name = Str(metadata={"example": "初二数学培优班"})
+    subject = Str(metadata={"example": "math"})
+    category = Str(metadata={"example": "subject"})
+    grade_min = ma.fields.Integer(metadata={"example": 8})
+    grade_max = ma.fields.Integer(metadata={"example": 8})
+    mode = Str(metadata={"example": "offline"})
+    class_size = ma.fields.Integer(metadata={"example": 10})
+    minutes_per_class_hour = ma.fields.Integer(metadata={"example": 45})
+    price_per_class_hour_fen = ma.fields.Integer(metadata={"example": 6000})
+    venue_id = ma.fields.Integer(allow_none=True, metadata={"example": 5})
+    created_at = DateTimeField(metadata={"example": "2026-09-05T14:00:00+08:00"})
 
 
 class SessionIn(Schema):
-    starts_at = DateTimeField(required=True)
-    ends_at = DateTimeField(required=True)
-    teacher_id = _id(required=True)
-    venue_id = _id(allow_none=True)
+    starts_at = DateTimeField(required=True, metadata={"example": "2026-12-08T18:30:00+08:00"})
+    ends_at = DateTimeField(required=True, metadata={"example": "2026-12-08T19:15:00+08:00"})
+    teacher_id = _id(required=True, metadata={"example": 31})
+    venue_id = _id(allow_none=True, metadata={"example": 5})
 
 
 class SessionsIn(Schema):
@@ -238,19 +257,21 @@ class SessionsIn(Schema):
 
 
 class SessionOut(Schema):
-    id = ma.fields.Integer()
-    course_id = ma.fields.Integer()
-    institution_id = ma.fields.Integer()
-    starts_at = DateTimeField()
-    ends_at = DateTimeField()
-    teacher_id = ma.fields.Integer()
-    venue_id = ma.fields.Integer(allow_none=True)
-    status = Str()
-    created_at = DateTimeField()
+    id = ma.fields.Integer(metadata={"example": 204})
+    course_id = ma.fields.Integer(metadata={"example": 7})
+    institution_id = ma.fields.Integer(metadata={"example": 12})
+    starts_at = DateTimeField(metadata={"example": "2026-12-08T18:30:00+08:00"})
+    ends_at = DateTimeField(metadata={"example": "2026-12-08T19:15:00+08:00"})
+    teacher_id = ma.fields.Integer(metadata={"example": 31})
+    venue_id = ma.fields.Integer(allow_none=True, metadata={"example": 5})
+    status = Str(metadata={"example": "scheduled"})
+    created_at = DateTimeField(metadata={"example": "2026-11-30T16:05:00+08:00"})
 
 
 class SessionArgs(QuerySchema):
-    course_id = _query_id()
-    institution_id = _query_id()
-    starts_from = DateTimeField(data_key="from", metadata={"description": "starts at or after"})
-    starts_before = DateTimeField(data_key="to", metadata={"description": "starts before"})
+    course_id = _query_id(metadata={"example": 7})
+    institution_id = _query_id(metadata={"example": 12})
+    starts_from = DateTimeField(data_key="from", metadata={"description": "starts at or after",
+                                                           "example": "2026-12-07T00:00:00+08:00"})
+    starts_before = DateTimeField(data_key="to", metadata={"description": "starts before",
+                                                          "example": "2026-12-14T00:00:00+08:00"})

@@ -18,11 +18,14 @@ bp = Blueprint("rules", __name__, description="The rulebook: codes, severity, le
 
 class RuleSchema(Schema):
     code = Str(metadata={"example": "LATE_END_OFFLINE"})
-    title = Str(metadata={"description": "中文标题 / English title"})
-    severity = Str(metadata={"enum": ["critical", "high", "medium", "low"]})
-    legal_basis = Str()
+    title = Str(metadata={"description": "中文标题 / English title",
+                          "example": "线下培训结束时间晚于20:30 / Offline session ends too late"})
+    severity = Str(metadata={"enum": ["critical", "high", "medium", "low"], "example": "medium"})
+    legal_basis = Str(metadata={"example": "中办发〔2021〕40号《关于进一步减轻义务教育阶段学生"
+                                           "作业负担和校外培训负担的意见》"})
     parameters = ma.fields.Dict(keys=Str(), values=ma.fields.Raw(),
-                                metadata={"description": "name → value from config/policy.toml"})
+                                metadata={"description": "name → value from config/policy.toml",
+                                          "example": {"late_end_offline": "20:30"}})
 
 
 @bp.route("/rules")

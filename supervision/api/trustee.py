@@ -39,26 +39,32 @@ class InstructionId(ma.fields.Field):
 
 
 class _Event(Schema):
-    event_id = Str(required=True, validate=ma.validate.Length(min=1, max=100))
+    event_id = Str(required=True, validate=ma.validate.Length(min=1, max=100),
+                   metadata={"example": "evt-20261208-000187"})
     type = Str(required=True)
 
 
 class DepositReceived(_Event):
-    payment_reference = Str(required=True, validate=_ID)
-    amount_fen = Int(required=True, validate=ma.validate.Range(min=1, max=10**13))
-    trustee_txn_id = Str(required=True, validate=_ID)
-    received_at = DateTime(required=True)
+    type = Str(required=True, metadata={"example": "deposit.received"})
+    payment_reference = Str(required=True, validate=_ID, metadata={"example": "SV7K3M9Q2X4H8N6P5R"})
+    amount_fen = Int(required=True, validate=ma.validate.Range(min=1, max=10**13),
+                     metadata={"example": 120000})
+    trustee_txn_id = Str(required=True, validate=_ID, metadata={"example": "TRX20261208000187"})
+    received_at = DateTime(required=True, metadata={"example": "2026-12-08T10:02:11+08:00"})
 
 
 class InstructionExecuted(_Event):
-    instruction_id = InstructionId(required=True)
-    trustee_txn_id = Str(required=True, validate=_ID)
-    executed_at = DateTime(required=True)
+    type = Str(required=True, metadata={"example": "instruction.executed"})
+    instruction_id = InstructionId(required=True, metadata={"example": 88})
+    trustee_txn_id = Str(required=True, validate=_ID, metadata={"example": "TRX20261209000342"})
+    executed_at = DateTime(required=True, metadata={"example": "2026-12-09T09:15:40+08:00"})
 
 
 class InstructionFailed(_Event):
-    instruction_id = InstructionId(required=True)
-    reason = Str(required=True, validate=ma.validate.Length(min=1, max=500))
+    type = Str(required=True, metadata={"example": "instruction.failed"})
+    instruction_id = InstructionId(required=True, metadata={"example": 88})
+    reason = Str(required=True, validate=ma.validate.Length(min=1, max=500),
+                 metadata={"example": "收款账户已销户"})
 
 
 EVENT_SCHEMAS: dict[str, type[Schema]] = {
@@ -69,11 +75,12 @@ EVENT_SCHEMAS: dict[str, type[Schema]] = {
 
 
 class EventResultSchema(Schema):
-    event_id = Str()
+    event_id = Str(metadata={"example": "evt-20261208-000187"})
     outcome = Str(metadata={"description": "applied | suspense | executed | failed | "
                                            "already_executed | already_failed | duplicate | "
-                                           "duplicate_conflict"})
-    original_outcome = Str(metadata={"description": "for a duplicate: the first outcome"})
+                                           "duplicate_conflict", "example": "applied"})
+    original_outcome = Str(metadata={"description": "for a duplicate: the first outcome",
+                                     "example": "applied"})
 
 
 def load_event(raw: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -116,11 +123,13 @@ class TrusteeEvents(MethodView):
 
 
 class StatementLineSchema(Schema):
-    trustee_txn_id = Str(required=True, validate=_ID)
-    direction = Str(required=True, validate=ma.validate.OneOf(statements.DIRECTIONS))
-    amount_fen = money(required=True)
-    value_date = DateField(required=True)
-    reference = Str(allow_none=True, validate=ma.validate.Length(max=200))
+    trustee_txn_id = Str(required=True, validate=_ID, metadata={"example": "TRX20261208000187"})
+    direction = Str(required=True, validate=ma.validate.OneOf(statements.DIRECTIONS),
+                    metadata={"example": "credit"})
+    amount_fen = money(required=True, metadata={"example": 120000})
+    value_date = DateField(required=True, metadata={"example": "2026-12-08"})
+    reference = Str(allow_none=True, validate=ma.validate.Length(max=200),
+                    metadata={"example": "SV7K3M9Q2X4H8N6P5R"})
 
 
 class Lines(ma.fields.List):
@@ -139,10 +148,10 @@ class Lines(ma.fields.List):
 
 
 class StatementSchema(Schema):
-    account_no = Str(required=True, validate=_ID)
-    date = DateField(required=True)
-    opening_balance_fen = money(required=True)
-    closing_balance_fen = money(required=True)
+    account_no = Str(required=True, validate=_ID, metadata={"example": "GLXT-3202-000123"})
+    date = DateField(required=True, metadata={"example": "2026-12-08"})
+    opening_balance_fen = money(required=True, metadata={"example": 3580000})
+    closing_balance_fen = money(required=True, metadata={"example": 3700000})
     lines = Lines(required=True)
 
     @ma.pre_load
@@ -158,18 +167,19 @@ class StatementSchema(Schema):
 
 
 class ReportSchema(Schema):
-    id = ma.fields.Integer()
-    account_no = Str()
-    date = Str()
-    matched = ma.fields.Integer()
-    unmatched_statement_lines = ma.fields.List(ma.fields.Dict())
-    unmatched_ledger_entries = ma.fields.List(ma.fields.Dict())
-    unmatched_statement_line_count = ma.fields.Integer()
-    unmatched_ledger_entry_count = ma.fields.Integer()
-    ledger_custody_fen = ma.fields.Integer()
-    statement_closing_fen = ma.fields.Integer()
+    id = ma.fields.Integer(metadata={"example": 56})
+    account_no = Str(metadata={"example": "GLXT-3202-000123"})
+    date = Str(metadata={"example": "2026-12-08"})
+    matched = ma.fields.Integer(metadata={"example": 1})
+    unmatched_statement_lines = ma.fields.List(ma.fields.Dict(), metadata={"example": []})
+    unmatched_ledger_entries = ma.fields.List(ma.fields.Dict(), metadata={"example": []})
+    unmatched_statement_line_count = ma.fields.Integer(metadata={"example": 0})
+    unmatched_ledger_entry_count = ma.fields.Integer(metadata={"example": 0})
+    ledger_custody_fen = ma.fields.Integer(metadata={"example": 3700000})
+    statement_closing_fen = ma.fields.Integer(metadata={"example": 3700000})
     difference_fen = ma.fields.Integer(metadata={
-        "description": "statement_closing_fen - ledger_custody_fen (negative: a shortfall)"})
+        "description": "statement_closing_fen - ledger_custody_fen (negative: a shortfall)",
+        "example": 0})
 
 
 @statements_bp.url_value_preprocessor
@@ -183,22 +193,23 @@ def _statements_may_be_large(_endpoint: str | None, _values: dict[str, Any] | No
 
 
 class StatementArgs(QuerySchema):
-    account_no = Str(validate=_ID)
-    date = DateField()
+    account_no = Str(validate=_ID, metadata={"example": "GLXT-3202-000123"})
+    date = DateField(metadata={"example": "2026-12-08"})
 
 
 class StatementSummarySchema(Schema):
-    id = ma.fields.Integer()
-    account_no = Str()
-    date = DateField()
-    institution_id = ma.fields.Integer()
-    opening_balance_fen = ma.fields.Integer()
-    closing_balance_fen = ma.fields.Integer()
-    line_count = ma.fields.Integer()
-    source = Str(metadata={"description": "upload | pull"})
-    imported_at = DateTime()
-    matched = ma.fields.Function(lambda s: s.report.get("matched"))
-    difference_fen = ma.fields.Function(lambda s: s.report.get("difference_fen"))
+    id = ma.fields.Integer(metadata={"example": 56})
+    account_no = Str(metadata={"example": "GLXT-3202-000123"})
+    date = DateField(metadata={"example": "2026-12-08"})
+    institution_id = ma.fields.Integer(metadata={"example": 12})
+    opening_balance_fen = ma.fields.Integer(metadata={"example": 3580000})
+    closing_balance_fen = ma.fields.Integer(metadata={"example": 3700000})
+    line_count = ma.fields.Integer(metadata={"example": 1})
+    source = Str(metadata={"example": "upload", "description": "upload | pull"})
+    imported_at = DateTime(metadata={"example": "2026-12-09T08:30:00+08:00"})
+    matched = ma.fields.Function(lambda s: s.report.get("matched"), metadata={"example": 1})
+    difference_fen = ma.fields.Function(lambda s: s.report.get("difference_fen"),
+                                        metadata={"example": 0})
 
 
 @statements_bp.route("/escrow/statements")
