@@ -31,11 +31,14 @@ def test_days_of_a_range_carry_kind_name_and_source(client: FlaskClient,
     assert json.loads(resp.headers["X-Pagination"])["total"] == 11
 
 
-def test_days_of_an_unknown_year_say_fallback(client: FlaskClient,
-                                              regulator: dict[str, str]) -> None:
+def test_days_of_an_unknown_year_say_fallback_and_keep_its_statutory_holidays(
+        client: FlaskClient, regulator: dict[str, str]) -> None:
     resp = client.get("/api/v1/calendar/days?from=2027-01-01&to=2027-01-03", headers=regulator)
-    assert [(d["kind"], d["source"]) for d in resp.json] == [
-        ("workday", "fallback"), ("weekend", "fallback"), ("weekend", "fallback")]
+    assert resp.status_code == 200
+    assert resp.json == [
+        {"date": "2027-01-01", "kind": "holiday", "name": "New Year's Day", "source": "fallback"},
+        {"date": "2027-01-02", "kind": "weekend", "name": None, "source": "fallback"},
+        {"date": "2027-01-03", "kind": "weekend", "name": None, "source": "fallback"}]
 
 
 def test_a_long_range_is_paginated(client: FlaskClient, regulator: dict[str, str]) -> None:
@@ -76,7 +79,9 @@ def test_a_regulator_loads_next_years_holiday_and_deletes_it(
 
     assert client.delete("/api/v1/calendar/days/2027-02-06", headers=regulator).status_code == 204
     again = client.get("/api/v1/calendar/days?from=2027-02-06&to=2027-02-06", headers=regulator)
-    assert again.json[0]["source"] == "fallback"
+    # Back to the day the law fixes (初一 2027), without the regulator's name for it.
+    assert again.json[0] == {"date": "2027-02-06", "kind": "holiday",
+                             "name": "Spring Festival", "source": "fallback"}
     assert client.delete("/api/v1/calendar/days/2027-02-06",
                          headers=regulator).status_code == 404
 

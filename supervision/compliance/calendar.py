@@ -3,11 +3,14 @@ regulator-editable override table, Wuxi's school years (校历), and a Saturday/
 where no data exists.
 
 Sources, strongest first: an override row for the date; the package (it knows 2004 to its
-release year and raises NotImplementedError beyond); for a year the package does not know but
-for which regulators have loaded holidays, the override table is that year's schedule, so its
-other days are ordinary weekdays and weekends ("override"); otherwise Saturday/Sunday as rest
-days ("fallback"), never a crash and never a silent guess: `year_covered` says so and the
-engine raises CALENDAR_DATA_MISSING.
+release year and raises NotImplementedError beyond); in a year the package does not know, the
+statutory holidays themselves, which the law fixes (《全国年节及纪念日放假办法》, 2024
+revision) and a lunar calendar dates ("fallback": computed, not the State Council's notice);
+then, for such a year in which regulators have loaded holidays, the override table is that
+year's schedule, so its other days are ordinary weekdays and weekends ("override"); otherwise
+Saturday/Sunday as rest days ("fallback"). Only the notice says which days are swapped (调休),
+so a year without package data or loaded holidays is never a silent guess: `year_covered` says
+so and the engine raises CALENDAR_DATA_MISSING.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import chinese_calendar
+from chinese_calendar import Holiday
+from lunar_python import Lunar, Solar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -73,6 +80,46 @@ def package_covers(year: int) -> bool:
     return True
 
 
+# The first year of the 2024 revision (春节 from 除夕, 劳动节 two days). Earlier years are the
+# package's (2004 on), so the older rules are never computed.
+STATUTORY_RULES_SINCE = 2025
+
+
+@functools.lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> Mapping[dt.date, str]:
+    """The statutory holidays of `year` as the law fixes them, named as the package names them
+    (so a day reads the same whichever source it came from); no 调休 swaps, which only the
+    State Council's yearly notice decides. Empty before STATUTORY_RULES_SINCE."""
+    if year < STATUTORY_RULES_SINCE:
+        return MappingProxyType({})
+    new_year = _solar(Lunar.fromYmd(year, 1, 1).getSolar())  # 正月初一
+    days = {
+        dt.date(year, 1, 1): Holiday.new_years_day,
+        # 除夕 is the eve of 正月初一, whether the twelfth month has 29 or 30 days.
+        **{new_year + dt.timedelta(days=i): Holiday.spring_festival for i in range(-1, 3)},
+        qingming_day(year): Holiday.tomb_sweeping_day,
+        dt.date(year, 5, 1): Holiday.labour_day,
+        dt.date(year, 5, 2): Holiday.labour_day,
+        _solar(Lunar.fromYmd(year, 5, 5).getSolar()): Holiday.dragon_boat_festival,
+        _solar(Lunar.fromYmd(year, 8, 15).getSolar()): Holiday.mid_autumn_festival,
+        # Last, so a 中秋 inside 国庆 (2028-10-03) is named National Day, as the package
+        # names 2020-10-01.
+        **{dt.date(year, 10, d): Holiday.national_day for d in (1, 2, 3)},
+    }
+    # Read-only: the cache hands every caller the same mapping.
+    return MappingProxyType({day: holiday.value for day, holiday in days.items()})
+
+
+def qingming_day(year: int) -> dt.date:
+    """The day (in China) of the 清明 solar term, April 4 or 5 these decades."""
+    # The solar terms listed from the lunar year that holds mid-April: its 清明 is this year's.
+    return _solar(Solar.fromYmd(year, 4, 15).getLunar().getJieQiTable()["清明"])
+
+
+def _solar(solar: Solar) -> dt.date:
+    return dt.date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
 def _weekday_kind(day: dt.date) -> str:
     return "weekend" if day.weekday() >= 5 else "workday"
 
@@ -110,7 +157,11 @@ def calendar_days(session: Session, start: dt.date, end: dt.date) -> list[DayInf
             days.append(DayInfo(day, row.kind, row.name, "override"))
         elif package_covers(day.year):
             days.append(_package_day(day))
+        elif (name := statutory_holidays(day.year).get(day)) is not None:
+            days.append(DayInfo(day, "holiday", name, "fallback"))
         else:
+            # Never a workday on a Saturday or Sunday: only the notice (package or override)
+            # makes one an adjusted working day.
             source = "override" if day.year in override_years else "fallback"
             days.append(DayInfo(day, _weekday_kind(day), None, source))
     return days

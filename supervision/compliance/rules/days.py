@@ -30,7 +30,8 @@ class LocalDay:
 @dataclass(frozen=True)
 class WindowCalendar:
     days: list[LocalDay]
-    # Days whose statutory schedule is unknown (Saturday/Sunday fallback), by year.
+    # Days of a year whose State Council schedule is unknown (neither the package nor loaded
+    # holidays): its statutory holidays are computed, but its 调休 swaps are not known, by year.
     missing_years: dict[str, list[LocalDay]]
     # Days whose school year has no vacation dates, by school year.
     missing_school_years: dict[str, list[LocalDay]]
@@ -55,10 +56,14 @@ def window_calendar(ctx: Context) -> WindowCalendar:
             school_year=calendar.school_year_of(info.date), vacation=vacation,
             lo=ctx.utc_midnight(info.date),
             hi=ctx.utc_midnight(info.date + dt.timedelta(days=1))))
+    # By year, not by each day's source: a computed holiday is "fallback" even in a year whose
+    # schedule regulators have loaded.
+    years_covered = {year: calendar.year_covered(ctx.session, year)
+                     for year in {info.date.year for info in infos}}
     missing_years: dict[str, list[LocalDay]] = {}
     missing_school_years: dict[str, list[LocalDay]] = {}
     for day in days:
-        if day.source == "fallback":
+        if not years_covered[day.day.year]:
             missing_years.setdefault(str(day.day.year), []).append(day)
         if not covered[day.school_year]:
             missing_school_years.setdefault(day.school_year, []).append(day)
