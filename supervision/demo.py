@@ -25,7 +25,8 @@ from .scope import SYSTEM, settings_of
 MARKER_USCC_SEED = 20211124  # the day Wuxi's trust model went live; seeds the generator
 
 # Fixed demo tokens so that the README can show them; `demo seed` refuses to run when
-# SUPERVISION_ENV is "production".
+# SUPERVISION_ENV is "production", and principals.authenticate refuses these tokens there even
+# when a database seeded earlier still holds them.
 DEMO_PRINCIPALS = [
     ("demo-regulator-wuxi", "regulator", "无锡市教育局（演示）", None, None),
     ("demo-regulator-liangxi", "regulator", "梁溪区教育局（演示）", None, "320213"),
