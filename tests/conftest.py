@@ -29,6 +29,7 @@ from .factories import Factory
 # datetime.now, date.today and time.time, so supervision.clock and any stray wall-clock read move
 # alike): a test that only passes on the day it was written fails there.
 CLOCK_SHIFT_ENV = "SUPERVISION_TEST_CLOCK_SHIFT_DAYS"
+_TRAVELLER = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,9 +38,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="run the suite with the clock moved this many days ahead")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Travel before collection, so that dates computed when test modules are imported move too.
+    days = config.getoption("--clock-shift-days")
+    if days:
+        import time_machine
+
+        traveller = time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=days),
+                                        tick=True)
+        traveller.start()
+        config.stash[_TRAVELLER] = traveller
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = config.stash.get(_TRAVELLER, None)
+    if traveller is not None:
+        traveller.stop()
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     days = config.getoption("--clock-shift-days")
-    return f"clock moved {days} days ahead" if days else None
+    return f"clock moved {days} days ahead: today is {dt.date.today()}" if days else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -51,18 +70,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("other_processes"):
             item.add_marker(skip)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def moved_clock(request: pytest.FixtureRequest) -> Iterator[None]:
-    days = request.config.getoption("--clock-shift-days")
-    if not days:
-        yield
-        return
-    import time_machine
-
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=days), tick=True):
-        yield
 
 
 @pytest.fixture(scope="session")
