@@ -12,6 +12,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The chinesecalendar package names its holidays in English; an officer reads them in Chinese.
+HOLIDAY_ZH = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "中国人民抗日战争胜利70周年纪念日",
+}
 
 
 def yuan(fen: int | None) -> str:
@@ -21,6 +27,11 @@ def yuan(fen: int | None) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(int(fen)), 100)
     return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def holiday_zh(name: str | None) -> str | None:
+    """A holiday's name in Chinese (names a regulator entered are kept as they are)."""
+    return HOLIDAY_ZH.get(name, name) if name else name
 
 
 def zh_date(value: dt.date | dt.datetime | None) -> str:

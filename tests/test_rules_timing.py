@@ -34,7 +34,8 @@ def test_a_subject_session_on_national_day_is_a_high_holiday_finding(db: Session
     assert finding.evidence["date"] == "2026-10-02"
     assert finding.evidence["day_name"] == "National Day"
     assert finding.evidence["teacher_id"] == w.teacher.id
-    assert "2026-10-02" in finding.summary
+    assert "2026年10月2日（星期五）" in finding.summary
+    assert "法定节假日（国庆节）" in finding.summary and "National" not in finding.summary
 
 
 def test_the_holiday_is_judged_by_the_local_date_not_the_utc_date(db: Session,

@@ -16,6 +16,7 @@ from ..models import ClassSession, Course
 from ..models.escrow import Consumption, Enrollment
 from ..notify import enqueue
 from ..scope import actor_of, get_in_scope, policy_of, scoped
+from ..wording import yuan
 from . import ledger
 from .ledger import Move, table
 from .rows import locked_one
@@ -155,8 +156,8 @@ def dispute_consumption(session: Session, consumption_id: int, *, reason: str,
     raise_flag(session, rule="CONSUMPTION_DISPUTED", severity="medium",
                institution_id=consumption.institution_id, subject_type="consumption",
                subject_id=consumption.id,
-               summary=f"家长对课消（{consumption.class_hours} 课时，"
-                       f"{consumption.amount_fen} 分）提出异议",
+               summary=f"家长对课消（{consumption.class_hours}课时，"
+                       f"{yuan(consumption.amount_fen)}）提出异议",
                evidence={"consumption_id": consumption.id,
                          "enrollment_id": consumption.enrollment_id,
                          "session_id": consumption.session_id,

@@ -11,6 +11,7 @@ from ..compliance.flags import raise_flag
 from ..errors import Invalid
 from ..models.escrow import Deposit, Enrollment
 from ..notify import enqueue
+from ..wording import yuan
 from . import ledger
 from .ledger import Move
 from .rows import for_update
@@ -55,6 +56,15 @@ def _refusal(enrollment: Enrollment | None, amount_fen: int) -> str | None:
     return None
 
 
+def _refusal_zh(enrollment: Enrollment | None, amount_fen: int) -> str:
+    """_refusal as the regulator reads it in the flag (the deposit keeps the API's wording)."""
+    if enrollment is None:
+        return "付款参考号无对应报名"
+    if amount_fen != enrollment.amount_fen:
+        return f"金额{yuan(amount_fen)}与报名应缴{yuan(enrollment.amount_fen)}不符"
+    return "该报名已缴费"
+
+
 def _book_applied(session: Session, enrollment: Enrollment, *, event_id: str, amount_fen: int,
                   trustee_txn_id: str, received_at: dt.datetime) -> str:
     deposit = Deposit(event_id=event_id, trustee_txn_id=trustee_txn_id,
@@ -95,13 +105,14 @@ def _book_suspense(session: Session, enrollment: Enrollment | None, reason: str,
     ledger.book(session, moves=[Move(debit, credit, amount_fen, "suspense",
                                      institution_id=institution_id, ref_type="deposit",
                                      ref_id=deposit.id, trustee_txn_id=trustee_txn_id)])
+    reason_zh = _refusal_zh(enrollment, amount_fen)
     raise_flag(session, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
                institution_id=institution_id, subject_type="deposit",
                subject_id=trustee_txn_id,
-               summary=f"收款 {amount_fen} 分无法入账（{reason}），已记入待查账户",
+               summary=f"收款{yuan(amount_fen)}无法入账（{reason_zh}），已记入待查账户",
                evidence={"payment_reference": payment_reference, "amount_fen": amount_fen,
                          "trustee_txn_id": trustee_txn_id, "event_id": event_id,
-                         "reason": reason,
+                         "reason": reason_zh,
                          "enrollment_id": enrollment.id if enrollment is not None else None})
     enqueue(session, "escrow.suspense", {
         "institution_id": institution_id, "amount_fen": amount_fen,

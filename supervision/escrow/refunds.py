@@ -13,6 +13,7 @@ from ..errors import Conflict, RuleViolation
 from ..models.escrow import Enrollment, Instruction, LedgerHold, Refund
 from ..notify import enqueue
 from ..scope import Actor, actor_of, get_in_scope, policy_of, scoped
+from ..wording import yuan
 from . import ledger
 from .consumption import working_days_later
 from .instructions import refund_instruction
@@ -110,7 +111,7 @@ def reject_refund(session: Session, refund_id: int, *, reason: str,
     raise_flag(session, rule="REFUND_REJECTED", severity="medium",
                institution_id=refund.institution_id, subject_type="refund",
                subject_id=refund.id,
-               summary=f"机构拒绝退费申请（{refund.amount_fen} 分）",
+               summary=f"机构拒绝退费申请（{yuan(refund.amount_fen)}）",
                evidence={"refund_id": refund.id, "enrollment_id": refund.enrollment_id,
                          "amount_fen": refund.amount_fen, "reason": reason,
                          "parent_reason": refund.reason},

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ...models import Course
 from ...scope import settings_of
+from ...wording import zh_date
 from ..catalogue import CATALOGUE, parameter_value
 from ..model import Finding, Window
 
@@ -111,12 +112,16 @@ def session_evidence(ctx: Context, row: Any) -> dict[str, Any]:
     return evidence
 
 
+def starts_date(ctx: Context, row: Any) -> dt.date:
+    return ctx.local(row.starts_at).date()
+
+
 def session_finding(ctx: Context, code: str, row: Any, detail: str,
                     **extra: Any) -> Finding:
     """A finding about one session, its summary naming the course, the day and the times."""
     evidence = session_evidence(ctx, row)
     evidence.update(extra)
-    summary = (f"{CATALOGUE[code].title_zh}：{row.course_name}，{evidence['date']}"
+    summary = (f"{CATALOGUE[code].title_zh}：{row.course_name}，{zh_date(starts_date(ctx, row))}"
                f"（{evidence['weekday']}）{evidence['starts_at_local']}–"
                f"{evidence['ends_at_local']}，{detail}")
     return ctx.finding(code, institution_id=row.institution_id, subject_type="session",

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from ...models import ClassSession, Course, Teacher
+from ...wording import holiday_zh
 from ..model import Finding, Window
 from .base import Context, Evaluator, session_finding
 from .days import LocalDay, days_by_date, window_calendar
@@ -40,7 +41,7 @@ def _on_holiday(ctx: Context, j: Joined) -> Any:
 
 def _word_holiday(ctx: Context, row: Any) -> tuple[str, dict[str, Any]]:
     day = _day(ctx, row)
-    return f"法定节假日（{day.name or '节假日'}）", _day_evidence(day)
+    return f"法定节假日（{holiday_zh(day.name) or '节假日'}）", _day_evidence(day)
 
 
 def _on_weekend(ctx: Context, j: Joined) -> Any:
@@ -61,7 +62,7 @@ def _on_adjusted_workday(ctx: Context, j: Joined) -> Any:
 
 def _word_adjusted(ctx: Context, row: Any) -> tuple[str, dict[str, Any]]:
     day = _day(ctx, row)
-    return f"周末调休上班日（{day.name or '调休'}），请复核", _day_evidence(day)
+    return f"周末调休上班日（{holiday_zh(day.name) or '调休'}），请复核", _day_evidence(day)
 
 
 def _in_vacation(ctx: Context, j: Joined) -> Any:

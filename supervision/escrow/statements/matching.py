@@ -14,6 +14,7 @@ from ...compliance.flags import raise_flag
 from ...models import Institution
 from ...models.escrow import Deposit, Instruction, LedgerAccount, LedgerEntry
 from ...models.trustee import Statement, StatementLine
+from ...wording import yuan, zh_date
 
 # A statement with thousands of unexplained lines is one systemic failure, not thousands of
 # cases for a person: past this many, one flag per statement stands for the rest.
@@ -135,28 +136,28 @@ def _custody_at_end_of(session: Session, ids: list[int], day: dt.date) -> int:
 
 def _raise_flags(session: Session, statement: Statement, report: dict[str, Any],
                  unmatched: list[dict[str, Any]], missing: list[dict[str, Any]]) -> None:
-    where = f"{statement.account_no} {statement.date.isoformat()}"
+    where = f"{statement.account_no}（{zh_date(statement.date)}）"
     credits = [line for line in unmatched if line["direction"] == "credit"]
     for line in credits[:FLAG_LIMIT]:
         _flag(session, statement, "FUND_UNMATCHED_DEPOSIT", "critical", "statement_line",
-              line["trustee_txn_id"], f"对账单 {where} 收款 {line['amount_fen']} 分在账上无记录",
+              line["trustee_txn_id"], f"对账单{where}收款{yuan(line['amount_fen'])}在账上无记录",
               line)
     if len(credits) > FLAG_LIMIT:
         _flag(session, statement, "FUND_UNMATCHED_DEPOSIT", "critical", "statement",
-              statement.id, f"对账单 {where} 另有 {len(credits) - FLAG_LIMIT} 笔收款在账上无记录",
+              statement.id, f"对账单{where}另有{len(credits) - FLAG_LIMIT}笔收款在账上无记录",
               {"count": len(credits) - FLAG_LIMIT})
     for entry in missing[:FLAG_LIMIT]:
         _flag(session, statement, "FUND_MISSING_IN_STATEMENT", "high", "ledger_txn",
               entry["trustee_txn_id"],
-              f"账上资金变动 {entry['amount_fen']} 分未见于受托方对账单（{where}）", entry)
+              f"账上资金变动{yuan(entry['amount_fen'])}未见于受托方对账单{where}", entry)
     if len(missing) > FLAG_LIMIT:
         _flag(session, statement, "FUND_MISSING_IN_STATEMENT", "high", "statement",
-              statement.id, f"另有 {len(missing) - FLAG_LIMIT} 笔账上变动未见于对账单（{where}）",
+              statement.id, f"另有{len(missing) - FLAG_LIMIT}笔账上变动未见于对账单{where}",
               {"count": len(missing) - FLAG_LIMIT})
     if report["difference_fen"] < 0:
         _flag(session, statement, "FUND_SHORTFALL", "critical", "statement", statement.id,
-              f"监管账户 {where} 期末余额 {statement.closing_balance_fen} 分低于应存 "
-              f"{report['ledger_custody_fen']} 分", {
+              f"监管账户{where}期末余额{yuan(statement.closing_balance_fen)}低于应存"
+              f"{yuan(report['ledger_custody_fen'])}", {
                   k: report[k] for k in ("account_no", "date", "ledger_custody_fen",
                                          "statement_closing_fen", "difference_fen")})
 
