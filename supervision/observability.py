@@ -2,7 +2,9 @@
 
 Every log line is one JSON object on stderr. Inside a request it carries the request id, the
 principal (once authenticated), the method and the URL rule; the app writes one line per request
-(logger "supervision.request") with the status and the duration, which is the access log.
+(logger "supervision.request") with the status and the duration, which is the access log. It is
+the only line per request under gunicorn (its access log is off, gunicorn.conf.py) and under
+`flask run` (scripts/run), whose development server's own coloured line is dropped.
 
 Metrics are prometheus-flask-exporter's request histogram grouped by URL rule (so ids in paths
 never multiply the series), plus a few domain gauges read from the database at scrape time only.
@@ -18,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -46,6 +49,8 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=+/-]{0,127}")
 # may quote input, so every string of every line is scrubbed before it is written.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# Terminal colours (werkzeug paints its lines): escape codes have no place in a JSON log.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 CLOSED_FLAG_STATUSES = ("resolved", "dismissed", "cleared")
@@ -80,7 +85,7 @@ class JsonFormatter(logging.Formatter):
             .isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _ANSI_ESCAPE.sub("", record.getMessage()),
             "pid": record.process,  # which gunicorn worker
         }
         if has_request_context():
@@ -121,6 +126,31 @@ class _StderrHandler(logging.StreamHandler):
         super().emit(record)
 
 
+# Set by the app's access line, cleared by the development server's line for the same request
+# (written next, in the same thread, as the response goes out).
+_access_logged = threading.local()
+
+
+def _is_dev_server_request_line(record: logging.LogRecord) -> bool:
+    # werkzeug.serving.WSGIRequestHandler.log_request: '<addr> - - [<date>] "%s" %s %s'.
+    return (isinstance(record.msg, str) and record.msg.endswith('"%s" %s %s')
+            and isinstance(record.args, tuple) and len(record.args) == 3)
+
+
+class _DevServerRequestLines(logging.Filter):
+    """`flask run` (scripts/run): werkzeug's development server writes a line of its own for
+    every request, after ours and in colour. Ours is the access log (request id, principal, URL
+    rule, duration), so the server's line for a request the app has logged is dropped; its other
+    lines (startup, malformed requests the app never saw) stay, and so do the request lines of
+    other applications in the process (the sandbox trustee has no access log of its own)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_access_logged, "pending", False) and _is_dev_server_request_line(record):
+            _access_logged.pending = False
+            return False
+        return True
+
+
 def configure_logging(level: str) -> None:
     """JSON lines on stderr, unless the process already logs JSON (gunicorn's logconfig_dict)."""
     root = logging.getLogger()
@@ -128,6 +158,13 @@ def configure_logging(level: str) -> None:
         handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
+    dev_server = logging.getLogger("werkzeug")
+    # werkzeug gives its logger a plain-text, coloured handler of its own when it logs before
+    # we configured anything: its lines would then be written twice, once not as JSON.
+    for own in [h for h in dev_server.handlers if not isinstance(h.formatter, JsonFormatter)]:
+        dev_server.removeHandler(own)
+    if not any(isinstance(f, _DevServerRequestLines) for f in dev_server.filters):
+        dev_server.addFilter(_DevServerRequestLines())
     ours = logging.getLogger("supervision")  # also Flask's app.logger (the app's name)
     ours.removeHandler(default_handler)  # its plain-text lines would double ours
     ours.setLevel(level.upper())
@@ -159,6 +196,7 @@ def _end_request(response: Response) -> Response:
         level = logging.INFO
     access_log.log(level, "%s %s %s", request.method, rule, status,
                    extra={"status": status, "duration_ms": duration_ms})
+    _access_logged.pending = True
     return response
 
 

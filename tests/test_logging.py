@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
+from supervision.config import PROJECT_DIR
+from supervision.db import make_engine
 from supervision.identifiers import fake_id_number
-from supervision.observability import scrub
+from supervision.models import Base
+from supervision.observability import JsonFormatter, configure_logging, scrub
 
 from .factories import Factory
+from .test_trustee_support import free_port
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -105,3 +117,102 @@ def test_scrub_masks_resident_id_numbers_and_bearer_tokens_only() -> None:
     # token are not ID numbers: leave them readable.
     for text in ("cert 20263200311000123", "n 1234567890123456789", "ref A320213199001011234"):
         assert scrub(text) == text
+
+
+def serve(app: Any, requests_to_answer: int) -> tuple[str, threading.Thread, Any]:
+    """werkzeug's development server (what `flask run` and scripts/run use), in a thread."""
+    server = make_server("127.0.0.1", 0, app)
+
+    def answer() -> None:
+        for _ in range(requests_to_answer):
+            server.handle_request()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{server.port}", thread, server
+
+
+def test_the_development_server_adds_no_second_line_and_no_colours(
+        app: Flask, capsys: pytest.CaptureFixture[str]) -> None:
+    base, thread, server = serve(app, 2)
+    capsys.readouterr()
+    try:
+        assert requests.get(f"{base}/api/v1/openapi.json", timeout=10).status_code == 200
+        assert requests.get(f"{base}/no/such/page", timeout=10).status_code == 404
+        thread.join(10)
+    finally:
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "\x1b[" not in err and "\\u001b[" not in err  # werkzeug paints a 404 yellow
+    assert [line["status"] for line in access_lines(err)] == [200, 404]
+    assert [line for line in json_lines(err) if line["logger"] == "werkzeug"] == []
+
+
+def test_the_development_server_still_logs_requests_of_an_app_without_an_access_log(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The sandbox trustee runs beside the service in one process and has no access log."""
+    other = Flask("sandbox")
+    base, thread, server = serve(other, 1)
+    capsys.readouterr()
+    try:
+        assert requests.get(f"{base}/statements/x", timeout=10).status_code == 404
+        thread.join(10)
+    finally:
+        server.server_close()
+    err = capsys.readouterr().err
+    [line] = [line for line in json_lines(err) if line["logger"] == "werkzeug"]
+    assert '"GET /statements/x HTTP/1.1" 404' in line["message"]
+    assert "\x1b[" not in err and "\\u001b[" not in err
+
+
+def test_werkzeugs_own_plain_text_handler_is_taken_off_so_nothing_is_written_twice() -> None:
+    dev_server = logging.getLogger("werkzeug")
+    before = list(dev_server.handlers)
+    dev_server.addHandler(logging.StreamHandler())  # what werkzeug does if it logs first
+    try:
+        configure_logging("INFO")
+        assert [h for h in dev_server.handlers if not isinstance(h.formatter, JsonFormatter)] \
+            == []
+    finally:
+        for handler in list(dev_server.handlers):
+            dev_server.removeHandler(handler)
+        for handler in before:
+            dev_server.addHandler(handler)
+
+
+@pytest.mark.slow
+def test_gunicorn_writes_one_json_access_line_per_request_and_nothing_else_per_request(
+        tmp_path: Path) -> None:
+    pytest.importorskip("gunicorn")
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "SUPERVISION_DATABASE_URL": url, "SUPERVISION_BIND": f"127.0.0.1:{port}",
+           "SUPERVISION_WEB_CONCURRENCY": "1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["bash", "scripts/serve-prod"], cwd=PROJECT_DIR, env=env,
+                                stdout=out, stderr=out, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                requests.get(f"{base}/api/v1/openapi.json", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        started = len(log.read_text().splitlines())
+        assert requests.get(f"{base}/api/v1/openapi.json", timeout=10).status_code == 200
+        assert requests.get(f"{base}/no/such/page", timeout=10).status_code == 404
+        time.sleep(0.5)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    text = "\n".join(log.read_text().splitlines()[started:])
+    assert "\x1b[" not in text and "\\u001b[" not in text
+    during = [line for line in json_lines(text) if "request_id" in line or "GET" in line["message"]]
+    assert [(line["logger"], line["status"]) for line in during] == [
+        ("supervision.request", 200), ("supervision.request", 404)]
