@@ -135,6 +135,38 @@ def test_an_invalid_number_is_named_by_position_over_http(client: FlaskClient,
     assert (count(db, RosterEntry), audit_count(db)) == before
 
 
+def test_rosters_take_real_numbers_with_any_check_character_over_http(
+        client: FlaskClient, make: Factory, db: Session) -> None:
+    # Typed from GB 11643-1999 (its examples end in X and 4) and a 梁溪区 number born in 1980
+    # whose check character was worked out by hand from the standard's weights.
+    headers = make.headers("regulator")
+    real = ["11010519491231002X", "440524188001010014", "320213198001011232"]
+    inservice = client.post(f"{API}/rosters/inservice-teachers",
+                            json={"id_numbers": real}, headers=headers)
+    assert inservice.status_code == 200, inservice.json
+    assert inservice.json == {"added": 3}
+    blacklist = client.post(f"{API}/rosters/blacklist", headers=headers,
+                            json={"id_numbers": ["11010519491231002x"], "reason": "吊销"})
+    assert blacklist.status_code == 200 and blacklist.json == {"added": 1}
+    key = db.info["settings"]["ID_HASH_KEY"]
+    assert {e.id_number_hash for e in _entries(db, "inservice")} == {
+        hash_id_number(n, key) for n in real}
+    # The lower-case x is stored as the same person as the upper-case one.
+    assert [e.id_number_hash for e in _entries(db, "blacklist")] == [
+        hash_id_number("11010519491231002X", key)]
+
+
+def test_rosters_refuse_a_real_number_with_a_wrong_check_character_over_http(
+        client: FlaskClient, make: Factory, db: Session) -> None:
+    headers = make.headers("regulator")
+    before = (count(db, RosterEntry), audit_count(db))
+    resp = client.post(f"{API}/rosters/inservice-teachers", headers=headers,
+                       json={"id_numbers": ["11010519491231002X", "110105194912310029"]})
+    assert resp.status_code == 422
+    assert resp.json["errors"] == {"id_numbers.1": ["the check character is wrong"]}
+    assert (count(db, RosterEntry), audit_count(db)) == before
+
+
 def test_ten_thousand_and_one_numbers_are_422(client: FlaskClient, make: Factory) -> None:
     numbers = [new_id_number()] * (registry.MAX_ROSTER_NUMBERS + 1)
     resp = client.post(f"{API}/rosters/inservice-teachers", json={"id_numbers": numbers},

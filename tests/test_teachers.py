@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import random
-
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from supervision import registry
 from supervision.errors import Invalid, NotFound
-from supervision.identifiers import fake_id_number, hash_id_number, mask_id_number
+from supervision.identifiers import hash_id_number, mask_id_number
 from supervision.models import Teacher
 
 from .factories import Factory
@@ -68,7 +65,8 @@ def test_a_wrong_id_check_digit_is_refused_naming_id_number(db: Session,
 def test_a_region_created_after_the_birth_date_is_still_accepted(db: Session,
                                                                  make: Factory) -> None:
     # 梁溪区 (320213) was created in 2015; people born there earlier carry the code now.
-    number = fake_id_number(random.Random(5), region="320213", born=dt.date(1985, 3, 4))
+    # Typed, check character worked out by hand from GB 11643's weights (sum 212, mod 11 = 3 → 9).
+    number = "320213198503041239"
     inst = make.institution()
     with acting_as(db, "institution", institution_id=inst.id):
         assert registry.register_teacher(db, teacher_body(id_number=number)).id
@@ -166,6 +164,45 @@ def test_post_teacher_answers_201_with_the_masked_number_only(client: FlaskClien
     assert resp.json["institution_id"] == inst.id
     assert resp.json["cert_level"] == "junior"
     assert resp.json["hired_on"] == "2026-02-01"
+
+
+def test_post_teacher_takes_the_standards_own_example_number(client: FlaskClient,
+                                                             make: Factory, db: Session) -> None:
+    # GB 11643-1999's example, check character X: the old check refused it (and ~10 in 11).
+    inst = make.institution()
+    headers = make.headers("institution", institution=inst)
+    resp = client.post(f"{API}/teachers", json=teacher_body(id_number="11010519491231002X"),
+                       headers=headers)
+    assert resp.status_code == 201, resp.json
+    assert resp.json["id_number_masked"] == "1101**********002X"
+    teacher = db.get(Teacher, resp.json["id"])
+    assert teacher is not None and teacher.id_number_hash == _hash(db, "11010519491231002X")
+
+
+def test_post_teacher_hashes_a_lower_case_x_as_the_upper_case_one(client: FlaskClient,
+                                                                  make: Factory,
+                                                                  db: Session) -> None:
+    inst = make.institution()
+    headers = make.headers("institution", institution=inst)
+    resp = client.post(f"{API}/teachers", json=teacher_body(id_number="11010519491231002x"),
+                       headers=headers)
+    assert resp.status_code == 201, resp.json
+    assert resp.json["id_number_masked"] == "1101**********002X"
+    teacher = db.get(Teacher, resp.json["id"])
+    assert teacher is not None and teacher.id_number_hash == _hash(db, "11010519491231002X")
+
+
+@pytest.mark.parametrize("number", ["110105194912310020", "110105194912310021",
+                                    "440524188001010013", "320213198503041238"])
+def test_post_teacher_refuses_a_real_number_with_a_wrong_check_character(
+        client: FlaskClient, make: Factory, db: Session, number: str) -> None:
+    inst = make.institution()
+    headers = make.headers("institution", institution=inst)
+    before = (count(db, Teacher), audit_count(db))
+    resp = client.post(f"{API}/teachers", json=teacher_body(id_number=number), headers=headers)
+    assert resp.status_code == 422, resp.json
+    assert list(resp.json["errors"]) == ["id_number"]
+    assert (count(db, Teacher), audit_count(db)) == before
 
 
 def test_a_regulator_posts_a_teacher_for_a_named_institution(client: FlaskClient,
