@@ -256,7 +256,9 @@ def seed_escrow(session: Session, now: dt.datetime) -> dict[str, int]:
     _as(session, "demo-parent-li")
     hong = create_enrollment(session, course_id=math.id, student_name="李小红",
                              student_grade=5, class_hours=10)
-    paid_at = now - dt.timedelta(days=6)
+    # Paid before the demo's first class (6 days ago): prepaid money pays only for classes
+    # after it arrived (SESSION_BEFORE_ENROLLMENT).
+    paid_at = now - dt.timedelta(days=7)
     for n, enrollment in enumerate((ming, ming_en, hong), start=1):
         apply_deposit(session, event_id=f"demo-deposit-{n}",
                       payment_reference=enrollment.payment_reference,

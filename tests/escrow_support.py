@@ -87,14 +87,17 @@ class World:
         return dict(resp.json)
 
     def pay(self, enrollment: dict[str, Any] | Enrollment, *, amount: int | None = None,
-            reference: str | None = None) -> str:
+            reference: str | None = None, received_at: dt.datetime | None = None) -> str:
+        """Paid a day ago by default: before any `past_session`, so that attendance may bill
+        it (SESSION_BEFORE_ENROLLMENT refuses classes that started before the money came)."""
         ref = reference or (enrollment["payment_reference"] if isinstance(enrollment, dict)
                             else enrollment.payment_reference)
         due = enrollment["amount_fen"] if isinstance(enrollment, dict) else enrollment.amount_fen
         n = next(_txn)
         outcome = apply_deposit(self.system(), event_id=f"evt-{n}", payment_reference=ref,
                                 amount_fen=due if amount is None else amount,
-                                trustee_txn_id=f"TX-{n}", received_at=now())
+                                trustee_txn_id=f"TX-{n}",
+                                received_at=received_at or now() - dt.timedelta(days=1))
         self.db.flush()
         return outcome
 

@@ -295,6 +295,22 @@ def test_a_bad_session_is_named_by_position_and_nothing_is_written(
     assert (count(db, ClassSession), audit_count(db)) == before
 
 
+@pytest.mark.parametrize("status", ["suspended", "revoked"])
+def test_a_suspended_or_revoked_institution_schedules_no_session_and_nothing_is_written(
+        client: FlaskClient, make: Factory, db: Session, status: str) -> None:
+    inst = make.institution()
+    course, teacher = make.course(inst), make.teacher(inst)
+    headers = make.headers("institution", institution=inst)
+    inst.status = status
+    db.flush()
+    before = (count(db, ClassSession), audit_count(db))
+    resp = client.post(f"{API}/courses/{course.id}/sessions",
+                       json={"sessions": session_items(teacher.id, 2)}, headers=headers)
+    assert resp.status_code == 422, resp.json
+    assert resp.json["rule"] == "INSTITUTION_NOT_ACTIVE"
+    assert (count(db, ClassSession), audit_count(db)) == before
+
+
 @pytest.mark.parametrize("size", [0, 501])
 def test_zero_or_five_hundred_and_one_sessions_are_422(client: FlaskClient, make: Factory,
                                                       size: int) -> None:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from supervision import clock
 from supervision.compliance.calendar import add_working_days
 from supervision.escrow import auto_confirm_due, record_attendance
-from supervision.models import Flag
+from supervision.models import AuditLog, Flag
 from supervision.models.escrow import Consumption, LedgerEntry
+from supervision.models.outbox import OutboxMessage
 
 from .escrow_support import World, entries_of, now, party, world
 from .factories import Factory
@@ -74,7 +75,7 @@ def test_default_class_hours_are_the_session_length_rounded_down_at_least_one(
 
 def test_explicit_class_hours_override_the_default(client: FlaskClient, w: World) -> None:
     a = w.paid_enrollment(client)
-    resp = w.attend(client, [a["id"]], class_hours=3)
+    resp = w.attend(client, [a["id"]], cls=w.past_session(minutes=180), class_hours=3)
     assert resp.json["consumptions"][0]["amount_fen"] == 12000
 
 
@@ -263,3 +264,85 @@ def test_a_confirmation_is_in_the_audit_trail(client: FlaskClient, w: World,
     changes = [row["changes"] for row in trail if row["action"] == "update"]
     assert changes and changes[0]["status"] == ["pending_confirmation", "confirmed"]
     assert any(row["action"] == "create" for row in trail)
+
+
+# --- what attendance may never bill ----------------------------------------------------------
+
+def written(db: Session, w: World, client: FlaskClient,
+            enrollment_ids: list[int]) -> dict[str, object]:
+    """Everything an attendance call writes: rows, audit, outbox, balances, consumed hours."""
+    counts = {model.__name__: db.scalar(select(func.count()).select_from(model))
+              for model in (Consumption, LedgerEntry, AuditLog, OutboxMessage)}
+    status = {eid: w.escrow(client, eid) for eid in enrollment_ids}
+    return {**counts, "buckets": {eid: (s["held_fen"], s["pending_confirmation_fen"],
+                                        s["class_hours"]["consumed"])
+                                  for eid, s in status.items()}}
+
+
+def test_a_session_that_started_before_the_money_arrived_is_refused_whole_and_nothing_written(
+        client: FlaskClient, w: World, db: Session) -> None:
+    cls = w.past_session(hours_ago=3)
+    early = w.enroll(client)
+    assert w.pay(early, received_at=cls.starts_at - dt.timedelta(minutes=1)) == "applied"
+    late = w.enroll(client, student="小红")
+    assert w.pay(late, received_at=cls.starts_at + dt.timedelta(minutes=1)) == "applied"
+    before = written(db, w, client, [early["id"], late["id"]])
+    resp = w.attend(client, [early["id"], late["id"]], cls=cls)
+    assert resp.status_code == 422
+    assert resp.json["rule"] == "SESSION_BEFORE_ENROLLMENT"
+    assert [p.split(":")[0] for p in resp.json["errors"]["enrollment_ids"]] == [str(late["id"])]
+    assert written(db, w, client, [early["id"], late["id"]]) == before
+    # The one paid in time is billed on its own.
+    assert w.attend(client, [early["id"]], cls=cls).status_code == 201
+
+
+def test_money_that_arrived_as_the_session_started_pays_for_it(
+        client: FlaskClient, w: World) -> None:
+    cls = w.past_session()
+    e = w.enroll(client)
+    w.pay(e, received_at=cls.starts_at)
+    assert w.attend(client, [e["id"]], cls=cls).status_code == 201
+
+
+def test_the_enrollment_shows_when_it_became_active(client: FlaskClient, w: World) -> None:
+    e = w.enroll(client)
+    assert e["activated_at"] is None
+    paid_at = dt.datetime(2026, 11, 30, 9, 15, tzinfo=SHANGHAI)
+    w.pay(e, received_at=paid_at)
+    shown = client.get(f"/api/v1/enrollments/{e['id']}", headers=w.parent.headers).json
+    assert shown["status"] == "active"
+    assert dt.datetime.fromisoformat(shown["activated_at"]) == paid_at
+
+
+@pytest.mark.parametrize(("minutes", "per_hour", "holds"), [
+    (45, 45, 1), (89, 45, 1), (90, 45, 2), (30, 45, 1), (60, 30, 2)])
+def test_more_class_hours_than_the_session_holds_are_refused_and_nothing_written(
+        client: FlaskClient, w: World, db: Session, make: Factory, minutes: int,
+        per_hour: int, holds: int) -> None:
+    course = make.course(w.institution, minutes_per_class_hour=per_hour,
+                         price_per_class_hour_fen=100)
+    e = w.paid_enrollment(client, course=course, hours=60)
+    cls = w.past_session(minutes=minutes, course=course)
+    before = written(db, w, client, [e["id"]])
+    for claimed in (holds + 1, 1000):
+        resp = w.attend(client, [e["id"]], cls=cls, class_hours=claimed)
+        assert resp.status_code == 422, claimed
+        assert resp.json["rule"] == "HOURS_EXCEED_SESSION"
+        assert "class_hours" in resp.json["errors"]
+        assert written(db, w, client, [e["id"]]) == before
+    # What the session does hold is accepted.
+    assert w.attend(client, [e["id"]], cls=cls, class_hours=holds).status_code == 201
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked"])
+def test_a_suspended_or_revoked_institution_records_no_attendance(
+        client: FlaskClient, w: World, db: Session, status: str) -> None:
+    e = w.paid_enrollment(client)
+    cls = w.past_session()
+    w.institution.status = status
+    db.flush()
+    before = written(db, w, client, [e["id"]])
+    resp = w.attend(client, [e["id"]], cls=cls)
+    assert resp.status_code == 422
+    assert resp.json["rule"] == "INSTITUTION_NOT_ACTIVE"
+    assert written(db, w, client, [e["id"]]) == before

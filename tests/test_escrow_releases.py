@@ -41,7 +41,9 @@ def confirmed(client: FlaskClient, w: World, *, hours: int = 10, consume: int = 
               student: str = "小明") -> dict[str, Any]:
     """A paid enrollment with `consume` class hours consumed and confirmed."""
     e = w.paid_enrollment(client, hours=hours, student=student)
-    [c] = record_attendance(w.as_(w.staff), session_id=w.past_session().id,
+    # A session long enough to hold `consume` class hours (HOURS_EXCEED_SESSION).
+    cls = w.past_session(minutes=45 * max(2, consume))
+    [c] = record_attendance(w.as_(w.staff), session_id=cls.id,
                             enrollment_ids=[e["id"]], class_hours=consume, as_of=now())
     confirm_consumption(w.as_(w.parent), c.id, as_of=now())
     w.db.flush()

@@ -192,11 +192,14 @@ def _release(app: Flask, e: Enrollment) -> int:
         course = session.get(Course, e.course_id)
         assert course is not None
         teacher = make.teacher(course_institution(session, course))
-        starts = clock.local_now() - dt.timedelta(hours=3)
-        cls = make.session_of(course, teacher, starts_at=starts, minutes=90)
+        # The sandbox paid a moment ago: a class that began as the money arrived is the
+        # earliest one it may pay for (SESSION_BEFORE_ENROLLMENT).
+        paid = session.get(Enrollment, e.id)
+        assert paid is not None and paid.paid_at is not None
+        cls = make.session_of(course, teacher, starts_at=paid.paid_at, minutes=90)
         (c,) = record_attendance(session, session_id=cls.id, enrollment_ids=[e.id],
-                                 class_hours=2, as_of=starts + dt.timedelta(hours=2))
-        confirm_consumption(session, c.id, as_of=starts + dt.timedelta(hours=2))
+                                 class_hours=2, as_of=clock.local_now())
+        confirm_consumption(session, c.id, as_of=clock.local_now())
         run = create_release_run(session)
         return int(session.scalars(select(Instruction.id).where(
             Instruction.release_run_id == run.id)).one())

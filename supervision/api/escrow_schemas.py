@@ -37,6 +37,10 @@ class EnrollmentOut(Schema):
     status = Str(metadata={"example": "active"})
     created_at = DateTime(metadata={"example": "2026-12-07T21:03:00+08:00"})
     paid_at = DateTime(allow_none=True, metadata={"example": "2026-12-08T10:02:11+08:00"})
+    # When the deposit made the enrollment active: attendance for a session that started
+    # earlier is refused (SESSION_BEFORE_ENROLLMENT). Null before payment.
+    activated_at = DateTime(attribute="paid_at", allow_none=True, dump_only=True,
+                            metadata={"example": "2026-12-08T10:02:11+08:00"})
 
 
 class EnrollmentArgs(QuerySchema):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from ..clock import SHANGHAI
 from ..compliance.calendar import add_working_days
 from ..compliance.flags import raise_flag
-from ..errors import Conflict, Invalid
-from ..models import ClassSession, Course
+from ..errors import Conflict, Invalid, RuleViolation
+from ..models import ClassSession, Course, Institution
 from ..models.escrow import Consumption, Enrollment
 from ..notify import enqueue
 from ..scope import actor_of, get_in_scope, policy_of, scoped
@@ -20,8 +20,6 @@ from ..wording import yuan
 from . import ledger
 from .ledger import Move, table
 from .rows import locked_one
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def working_days_later(session: Session, at: dt.datetime, days: int) -> dt.datetime:
@@ -33,14 +31,23 @@ def working_days_later(session: Session, at: dt.datetime, days: int) -> dt.datet
 
 def record_attendance(session: Session, *, session_id: int, enrollment_ids: Sequence[int],
                       class_hours: int | None, as_of: dt.datetime) -> list[Consumption]:
-    """All or nothing: every enrollment must be an active one of this session's course with
-    the money held; one balanced transfer held → pending_confirmation each."""
+    """All or nothing: every enrollment must be an active one of this session's course, paid
+    before the session started, with the money held; one balanced transfer held →
+    pending_confirmation each. Every refusal comes before the first write."""
     actor = actor_of(session)
     cls = get_in_scope(session, actor, ClassSession, session_id)
     course = session.get(Course, cls.course_id)
     assert course is not None  # FK
+    _check_institution(session, cls.institution_id, "record attendance")
     _check_session(cls, as_of)
-    hours = class_hours if class_hours is not None else default_hours(cls, course)
+    most = default_hours(cls, course)
+    if class_hours is not None and class_hours > most:
+        # Otherwise one 45-minute class could drain a whole prepayment into the institution's
+        # pending money in a single call.
+        raise RuleViolation("HOURS_EXCEED_SESSION",
+                            f"the session holds at most {most} class hours",
+                            errors={"class_hours": [f"at most {most} for this session"]})
+    hours = class_hours if class_hours is not None else most
     enrollments = _enrollments_of(session, cls, enrollment_ids)
     auto_confirm_at = working_days_later(
         session, as_of, int(policy_of(session)["rules"]["consumption_auto_confirm_working_days"]))
@@ -76,6 +83,14 @@ def default_hours(cls: ClassSession, course: Course) -> int:
     return max(1, minutes // course.minutes_per_class_hour)
 
 
+def _check_institution(session: Session, institution_id: int, doing: str) -> None:
+    institution = session.get(Institution, institution_id)
+    assert institution is not None  # FK
+    if institution.status != "active":
+        raise RuleViolation("INSTITUTION_NOT_ACTIVE",
+                            f"the institution is {institution.status}: it may not {doing}")
+
+
 def _check_session(cls: ClassSession, as_of: dt.datetime) -> None:
     if cls.status != "scheduled":
         raise Invalid.field("session_id", f"the session is {cls.status}")
@@ -100,6 +115,15 @@ def _enrollments_of(session: Session, cls: ClassSession,
     if problems:
         raise Invalid("attendance refused; nothing was recorded",
                       errors={"enrollment_ids": problems})
+    # Prepaid money pays only for classes after it arrived (paid_at is when the deposit made
+    # the enrollment active: its activated_at).
+    early = [f"{eid}: activated at {paid.isoformat()}, after the session started"
+             for eid in enrollment_ids
+             if (paid := found[eid].paid_at) is not None and paid > cls.starts_at]
+    if early:
+        raise RuleViolation("SESSION_BEFORE_ENROLLMENT",
+                            "the session started before the enrollment was paid; nothing was "
+                            "recorded", errors={"enrollment_ids": early})
     already = list(session.scalars(select(Consumption.enrollment_id).where(
         Consumption.session_id == cls.id, Consumption.enrollment_id.in_(enrollment_ids))))
     if already:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, RuleViolation
 from ..models import ClassSession, Course, Institution, Teacher, Venue
 from ..scope import actor_of, get_in_scope, policy_of, scoped
 from ._checks import Errors, add, one_of, raise_if, reject_unknown, require
@@ -67,6 +67,14 @@ def schedule_sessions(session: Session, course_id: int,
                       items: Sequence[Mapping[str, Any]]) -> list[ClassSession]:
     """Schedule a batch of sessions of one course: all of them, or none (any error: 422)."""
     course = get_in_scope(session, actor_of(session), Course, course_id)
+    institution = session.get(Institution, course.institution_id)
+    assert institution is not None  # FK
+    if institution.status != "active":
+        # A suspended or revoked institution may not hold classes: refused here, not merely
+        # flagged later (OPERATING_WHILE_SUSPENDED still catches what was scheduled before).
+        raise RuleViolation("INSTITUTION_NOT_ACTIVE",
+                            f"the institution is {institution.status}: it may not schedule "
+                            "sessions")
     limit = int(policy_of(session)["rules"]["max_sessions_per_call"])
     if not 1 <= len(items) <= limit:
         raise Invalid.field("sessions", f"between 1 and {limit} sessions at once")
