@@ -10,13 +10,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision.escrow import trial_balance, verify_ledger
+from supervision.escrow.deposits import reused_txn_key
 from supervision.models import Flag
-from supervision.models.escrow import Deposit, Instruction
+from supervision.models.escrow import Deposit, Instruction, LedgerEntry
 from supervision.models.trustee import TrusteeEvent
+from supervision.scope import SYSTEM
 
 from .factories import Factory
 from .test_trustee_support import (
     EVENTS,
+    acting,
     deposit_event,
     enrollment,
     entries_with_txn,
@@ -140,6 +144,75 @@ def test_an_unknown_reference_or_a_wrong_amount_goes_to_suspense_and_is_flagged(
     assert signed_post(client, event).json["outcome"] == "duplicate"
     assert entries_with_txn(db, event["trustee_txn_id"]) == 2
     assert count(db, Flag) == 1
+
+
+@pytest.mark.parametrize("change", ["another reference", "another amount",
+                                    "an unknown reference"])
+def test_a_trustee_txn_id_reused_with_another_receipt_goes_to_suspense_flagged_never_dropped(
+        client: FlaskClient, db: Session, make: Factory, change: str) -> None:
+    inst = make.institution()
+    a, b = enrollment(db, make, inst), enrollment(db, make, inst, price=5000)
+    first = deposit_event(a.payment_reference, a.amount_fen, txn="TX-REUSED")
+    assert signed_post(client, first).json["outcome"] == "applied"
+    reference, amount = {"another reference": (b.payment_reference, b.amount_fen),
+                         "another amount": (a.payment_reference, a.amount_fen + 100),
+                         "an unknown reference": ("SV-NOBODY", 777)}[change]
+    reuse = deposit_event(reference, amount, txn="TX-REUSED")
+    resp = signed_post(client, reuse)
+    assert resp.status_code == 200
+    assert resp.json == {"event_id": reuse["event_id"], "outcome": "suspense"}
+    # Never applied: b stays unpaid even though its reference and amount are right.
+    db.refresh(b)
+    assert b.status == "awaiting_payment"
+    deposit = db.scalars(select(Deposit).where(Deposit.event_id == reuse["event_id"])).one()
+    assert deposit.outcome == "suspense" and deposit.amount_fen == amount
+    # Its own key, so the unique trustee_txn_id still means "booked once".
+    assert deposit.trustee_txn_id != "TX-REUSED" and deposit.trustee_txn_id.startswith(
+        "TX-REUSED")
+    suspense = "suspense_unidentified" if change == "an unknown reference" else "suspense"
+    entries = db.scalars(select(LedgerEntry).where(LedgerEntry.ref_type == "deposit",
+                                                   LedgerEntry.ref_id == deposit.id)).all()
+    assert sorted((x.direction, x.account_kind, x.amount_fen) for x in entries) == sorted([
+        ("debit", "custody" if suspense == "suspense" else "custody_unidentified", amount),
+        ("credit", suspense, amount)])
+    assert {x.institution_id for x in entries} == (
+        {inst.id} if suspense == "suspense" else {None})
+    flag = db.scalars(select(Flag).where(Flag.rule == "FUND_UNMATCHED_DEPOSIT")).one()
+    assert flag.severity == "critical" and flag.status == "open"
+    assert flag.subject_id == deposit.trustee_txn_id
+    assert "交易流水号 TX-REUSED 被重复使用" in flag.summary
+    assert "交易流水号 TX-REUSED 被重复使用" in flag.evidence["reason"]
+    assert flag.evidence["reused_trustee_txn_id"] == "TX-REUSED"
+    assert flag.evidence["payment_reference"] == reference
+    with acting(db, SYSTEM):
+        assert trial_balance(db).balanced and verify_ledger(db) == []
+    # The same reuse delivered again under yet another event id is booked and flagged once.
+    again = deposit_event(reference, amount, txn="TX-REUSED")
+    assert signed_post(client, again).json["outcome"] == "suspense"
+    assert count(db, Deposit) == 2 and count(db, Flag) == 1
+    assert entries_with_txn(db, deposit.trustee_txn_id) == 2
+    assert entries_with_txn(db, "TX-REUSED") == 2
+
+
+def test_the_same_trustee_txn_id_with_the_same_reference_and_amount_is_booked_once(
+        client: FlaskClient, db: Session, make: Factory) -> None:
+    e = enrollment(db, make, make.institution())
+    first = deposit_event(e.payment_reference, e.amount_fen, txn="TX-TWICE")
+    assert signed_post(client, first).json["outcome"] == "applied"
+    again = deposit_event(e.payment_reference, e.amount_fen, txn="TX-TWICE")
+    resp = signed_post(client, again)
+    assert resp.json == {"event_id": again["event_id"], "outcome": "applied"}
+    assert count(db, Deposit) == 1 and count(db, Flag) == 0
+    assert entries_with_txn(db, "TX-TWICE") == 2
+
+
+def test_a_reused_key_fits_the_column_and_tells_receipts_apart() -> None:
+    long_txn = "T" * 64
+    keys = {reused_txn_key(long_txn, ref, amount)
+            for ref, amount in (("SV-A", 100), ("SV-B", 100), ("SV-A", 101))}
+    assert len(keys) == 3
+    assert all(len(k) <= 64 and k.startswith("T" * 20) for k in keys)
+    assert reused_txn_key(long_txn, "SV-A", 100) == reused_txn_key(long_txn, "SV-A", 100)
 
 
 @pytest.mark.parametrize("body, field", [

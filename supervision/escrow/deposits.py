@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +18,10 @@ from . import ledger
 from .ledger import Move
 from .rows import for_update
 
+# deposits.trustee_txn_id is a String(64); a reused id's own key carries this mark.
+TXN_ID_MAX = 64
+REUSE_MARK = "~reuse~"
+
 
 def apply_deposit(session: Session, *, event_id: str, payment_reference: str, amount_fen: int,
                   trustee_txn_id: str, received_at: dt.datetime) -> str:
@@ -24,14 +30,20 @@ def apply_deposit(session: Session, *, event_id: str, payment_reference: str, am
     lost, never applied, and flagged FUND_UNMATCHED_DEPOSIT for the regulator.
 
     The same trustee transaction reported again (under another event id) books nothing and
-    answers the first outcome.
+    answers the first outcome. A transaction id reported again with another reference or
+    amount is another receipt, not a repeat: it goes to suspense, flagged (see
+    `_book_reused_txn`).
     """
     if amount_fen <= 0:
         raise Invalid.field("amount_fen", "a deposit must be a positive amount of fen")
     seen = session.scalars(select(Deposit).where(
         Deposit.trustee_txn_id == trustee_txn_id)).first()
     if seen is not None:
-        return seen.outcome
+        if seen.payment_reference == payment_reference[:100] and seen.amount_fen == amount_fen:
+            return seen.outcome
+        return _book_reused_txn(session, seen, event_id=event_id,
+                                payment_reference=payment_reference, amount_fen=amount_fen,
+                                received_at=received_at)
     # Locked: of two deposits for one enrollment at once, the second sees it paid.
     enrollment = session.scalars(for_update(select(Enrollment).where(
         Enrollment.payment_reference == payment_reference))).first()
@@ -85,9 +97,46 @@ def _book_applied(session: Session, enrollment: Enrollment, *, event_id: str, am
     return "applied"
 
 
+def reused_txn_key(trustee_txn_id: str, payment_reference: str, amount_fen: int) -> str:
+    """The key a receipt that reuses `trustee_txn_id` is booked under: the trustee's id (cut
+    to fit) and a digest of what differs. The same reuse delivered again (another event id,
+    same reference and amount) gets the same key, so the unique constraint on
+    deposits.trustee_txn_id still books it once, even from two requests at once."""
+    digest = hashlib.sha256(
+        f"{trustee_txn_id}\x1f{payment_reference}\x1f{amount_fen}".encode()).hexdigest()
+    return f"{trustee_txn_id[:TXN_ID_MAX - len(REUSE_MARK) - 16]}{REUSE_MARK}{digest[:16]}"
+
+
+def _book_reused_txn(session: Session, first: Deposit, *, event_id: str,
+                     payment_reference: str, amount_fen: int, received_at: dt.datetime) -> str:
+    """A receipt whose trustee_txn_id another deposit already carries, with another reference
+    or amount: the trustee's error or a forged event, never dropped and never applied. It is
+    booked to suspense (the institution's when the reference is known) under its own key and
+    flagged FUND_UNMATCHED_DEPOSIT; reconciliation then reports that key as missing from the
+    statement, which can show the trustee's id only once."""
+    txn = first.trustee_txn_id
+    key = reused_txn_key(txn, payment_reference, amount_fen)
+    again = session.scalars(select(Deposit).where(Deposit.trustee_txn_id == key)).first()
+    if again is not None:
+        return again.outcome
+    enrollment = session.scalars(select(Enrollment).where(
+        Enrollment.payment_reference == payment_reference)).first()
+    reason_zh = (f"交易流水号 {txn} 被重复使用：已有一笔收款（参考号 {first.payment_reference}，"
+                 f"金额{yuan(first.amount_fen)}）用过该流水号")
+    return _book_suspense(session, enrollment, f"trustee_txn_id {txn} reused by another receipt",
+                          event_id=event_id, payment_reference=payment_reference,
+                          amount_fen=amount_fen, trustee_txn_id=key, received_at=received_at,
+                          reason_zh=reason_zh,
+                          evidence={"reused_trustee_txn_id": txn,
+                                    "first_deposit_id": first.id,
+                                    "first_payment_reference": first.payment_reference,
+                                    "first_amount_fen": first.amount_fen})
+
+
 def _book_suspense(session: Session, enrollment: Enrollment | None, reason: str, *,
                    event_id: str, payment_reference: str, amount_fen: int,
-                   trustee_txn_id: str, received_at: dt.datetime) -> str:
+                   trustee_txn_id: str, received_at: dt.datetime,
+                   reason_zh: str | None = None, evidence: dict[str, Any] | None = None) -> str:
     institution_id = enrollment.institution_id if enrollment is not None else None
     deposit = Deposit(event_id=event_id, trustee_txn_id=trustee_txn_id,
                       payment_reference=payment_reference[:100], amount_fen=amount_fen,
@@ -105,7 +154,7 @@ def _book_suspense(session: Session, enrollment: Enrollment | None, reason: str,
     ledger.book(session, moves=[Move(debit, credit, amount_fen, "suspense",
                                      institution_id=institution_id, ref_type="deposit",
                                      ref_id=deposit.id, trustee_txn_id=trustee_txn_id)])
-    reason_zh = _refusal_zh(enrollment, amount_fen)
+    reason_zh = reason_zh or _refusal_zh(enrollment, amount_fen)
     raise_flag(session, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
                institution_id=institution_id, subject_type="deposit",
                subject_id=trustee_txn_id,
@@ -113,7 +162,8 @@ def _book_suspense(session: Session, enrollment: Enrollment | None, reason: str,
                evidence={"payment_reference": payment_reference, "amount_fen": amount_fen,
                          "trustee_txn_id": trustee_txn_id, "event_id": event_id,
                          "reason": reason_zh,
-                         "enrollment_id": enrollment.id if enrollment is not None else None})
+                         "enrollment_id": enrollment.id if enrollment is not None else None,
+                         **(evidence or {})})
     enqueue(session, "escrow.suspense", {
         "institution_id": institution_id, "amount_fen": amount_fen,
         "trustee_txn_id": trustee_txn_id, "reason": reason})
