@@ -97,7 +97,7 @@ def test_a_regulator_sets_a_school_years_vacations(browser: Browser, db: Session
     assert (row.winter_start, row.summer_end) == (dt.date(2028, 1, 22), dt.date(2028, 8, 31))
     page = text(browser.get("/console/calendar?month=2028-02"))
     assert "寒假" in page
-    assert "2028-01-22 至 2028-02-20" in page
+    assert "2028年1月22日 至 2028年2月20日" in page
 
 
 def test_a_school_year_with_vacations_out_of_order_is_refused(browser: Browser,

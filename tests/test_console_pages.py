@@ -48,7 +48,9 @@ def test_every_flag_page_of_the_demo_run_renders(browser: Browser, db: Session) 
     for flag in found:
         resp = browser.get(f"/console/flags/{flag.id}")
         assert resp.status_code == 200, (flag.rule, text(resp)[:500])
-        assert CATALOGUE[flag.rule].title_zh in text(resp)
+        expired = flag.rule == "LICENSE_EXPIRING" and flag.evidence["days_left"] < 0
+        title = "办学许可证已过期" if expired else CATALOGUE[flag.rule].title_zh
+        assert f'<h1 id="flag-title">{title} ' in text(resp), flag.rule
 
 
 def test_every_institution_page_of_the_demo_renders(browser: Browser, db: Session) -> None:
@@ -97,13 +99,13 @@ def test_the_dashboard_counts_flags_without_an_institution_under_their_own_row(
             Flag.severity == severity, Flag.status.in_(OUTSTANDING)))
         assert f'<span class="count-n">{n}</span><span class="count-label">{label}' in page
     table = page.split('id="district-table"')[1].split("</tbody>")[0]
-    system_row = re.search(r'data-district=""><td>系统/未关联机构</td>'
-                           r'<td class="num">(\d+)</td>', table)
+    system_row = re.search(r'data-district=""><td>系统/未关联机构</td><td class="num">—</td>'
+                           r'<td class="num flags">(\d+)</td>', table)
     assert system_row is not None, table
     unattached = db.scalar(select(func.count()).select_from(Flag).where(
         Flag.institution_id.is_(None), Flag.status.in_(OUTSTANDING)))
     assert int(system_row.group(1)) == unattached >= 2
-    listed = sum(int(n) for n in re.findall(r'<td class="num">(\d+)</td>', table))
+    listed = sum(int(n) for n in re.findall(r'<td class="num flags">(\d+)</td>', table))
     assert listed == db.scalar(select(func.count()).select_from(Flag).where(
         Flag.status.in_(OUTSTANDING)))
 
@@ -179,7 +181,9 @@ def test_a_session_flag_tells_the_day_time_teacher_and_legal_basis(browser: Brow
     flag = flags(db, rule="LATE_END_OFFLINE")[0]
     page = text(browser.get(f"/console/flags/{flag.id}"))
     ev = flag.evidence
-    assert f'<div class="session-date">{ev["date"]} <span>{ev["weekday"]}</span>' in page
+    day = dt.date.fromisoformat(ev["date"])
+    shown = f"{day.year}年{day.month}月{day.day}日"
+    assert f'<div class="session-date">{shown} <span>{ev["weekday"]}</span>' in page
     assert f'{ev["starts_at_local"]} – {ev["ends_at_local"]}' in page
     assert f'授课人员：{ev["teacher_name"]}' in page
     assert CATALOGUE["LATE_END_OFFLINE"].legal_basis in page
@@ -231,7 +235,8 @@ def test_ordering_rectification_needs_a_due_date_not_in_the_past(browser: Browse
     changed = db.get(Flag, flag.id)
     assert changed is not None
     assert (changed.status, changed.due_on) == ("rectification_ordered", due)
-    assert f"整改期限 <strong>{due.isoformat()}</strong>" in text(browser.get(resp.location))
+    shown = f"{due.year}年{due.month}月{due.day}日"
+    assert f"整改期限 <strong>{shown}</strong>" in text(browser.get(resp.location))
 
 
 def test_an_action_the_state_machine_forbids_is_409_and_changes_nothing(
@@ -334,3 +339,55 @@ def test_a_console_action_is_audited_under_the_officers_name(browser: Browser,
     assert row.action == "flag.acknowledge"
     assert row.actor.startswith("regulator:无锡市教育局（演示）")
     assert row.changes["status"] == ["open", "acknowledged"]
+
+
+# --- how money, dates and flags read ---------------------------------------------------------
+
+def test_console_pages_show_money_in_yuan_and_dates_in_chinese(browser: Browser,
+                                                               db: Session) -> None:
+    price = next(f for f in flags(db) if f.rule == "PRICE_ABOVE_GUIDE")
+    for url in ("/console/flags", f"/console/flags/{price.id}", "/console/dashboard",
+                f"/console/institutions/{price.institution_id}", "/console/calendar"):
+        page = text(browser.get(url))
+        assert not re.search(r"\d\s*分(?!钟)", page), url  # fen are never shown raw
+        assert not re.search(r">\s*\d{4}-\d{2}-\d{2}", page), url  # dates read 2026年12月3日
+    page = text(browser.get(f"/console/flags/{price.id}"))
+    assert "¥" in page and re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}", page)
+
+
+def test_date_fields_are_text_in_year_month_day_order_not_the_browsers_locale(
+        browser: Browser, db: Session) -> None:
+    flag = flags(db, status="open")[0]
+    for url in (f"/console/flags/{flag.id}", "/console/calendar"):
+        page = text(browser.get(url))
+        assert 'type="date"' not in page, url
+        assert 'placeholder="年-月-日"' in page and 'pattern="\\d{4}-\\d{2}-\\d{2}"' in page
+    assert '<html lang="zh-CN">' in page
+
+
+def test_an_unlicensed_institutions_flag_lists_its_sessions_and_an_expired_licence_reads_so(
+        browser: Browser, db: Session, make: Factory) -> None:
+    inst = make.institution(name="过期许可测试学校", license_valid_until=dt.date(2026, 11, 1))
+    expired = raise_flag(db, rule="LICENSE_EXPIRING", severity="low", institution_id=inst.id,
+               subject_type="institution", subject_id=inst.id,
+               summary="办学许可证已过期：过期许可测试学校，办学许可证已于2026年11月1日到期（过期32天）",
+               evidence={"institution_id": inst.id, "days_left": -32,
+                         "license_valid_until": "2026-11-01"})
+    sessions = [{"session_id": 900 + n, "date": f"2026-12-0{n}", "starts_at_local": "18:00",
+                 "ends_at_local": "19:30", "course_id": 1, "course_name": "初二数学"}
+                for n in (1, 2)]
+    unlicensed = raise_flag(
+        db, rule="UNLICENSED_OPERATION", severity="critical", institution_id=inst.id,
+        subject_type="institution", subject_id=inst.id,
+        summary="办学许可证过期仍在开课：过期许可测试学校，共2节课",
+        evidence={"institution_id": inst.id, "license_valid_until": "2026-11-01",
+                  "session_count": 2, "sessions_shown": 2, "sessions": sessions})
+    db.flush()
+    page = text(browser.get(f"/console/flags/{unlicensed.id}"))
+    assert "2026年12月1日 18:00–19:30 初二数学（课次#901）" in page
+    assert "<th>涉及课次数</th><td>2</td>" in page
+    assert "session_id" not in page
+    queue = text(browser.get("/console/flags?rule=LICENSE_EXPIRING"))
+    assert f'/console/flags/{expired.id}"><strong>办学许可证已过期</strong>' in queue
+    page = text(browser.get(f"/console/flags/{expired.id}"))
+    assert '<h1 id="flag-title">办学许可证已过期 ' in page

@@ -4,7 +4,9 @@ it broke, the legal basis from the catalogue. Presentation only; the facts are t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..compliance.catalogue import CATALOGUE, parameter_value
 from ..models import Flag, Institution
 from ..scope import policy_of
-from ..wording import yuan
+from ..wording import holiday_zh, yuan
 from .labels import (
     BACKGROUND,
     CATEGORY,
@@ -21,6 +23,8 @@ from .labels import (
     DAY_SOURCE,
     INSTITUTION_STATUS,
     MODE,
+    flag_title,
+    local_date,
     subject_name,
 )
 
@@ -80,7 +84,17 @@ EVIDENCE_LABELS = {
     "ledger_custody_fen": "账面应存", "statement_closing_fen": "对账单期末余额",
     "difference_fen": "差额", "count": "笔数", "missing": "缺失数据", "period": "期间",
     "from": "起", "to": "止", "sessions_affected": "涉及课次",
+    "session_count": "涉及课次数", "sessions_shown": "列出课次数",
+    "first_session_date": "最早课次日期", "last_session_date": "最晚课次日期",
+    "sessions": "涉及课次", "limit_fen": "上限", "limit_hours": "课时上限",
+    "student_unconsumed_hours": "未消课时合计", "capacity": "场所容量",
+    "checked_on": "检查日期", "reused_trustee_txn_id": "被重复使用的流水号",
+    "first_payment_reference": "首笔付款参考号", "first_amount_fen": "首笔金额",
 }
+# Evidence values that are ISO dates (the engines store them so): shown as 2026年12月3日.
+DATE_KEYS = {"date", "license_valid_until", "background_checked_on", "hired_on",
+             "approved_on", "due_on", "value_date", "from", "to", "first_session_date",
+             "last_session_date", "ends_on_local", "checked_on"}
 # Codes inside the evidence, shown in words.
 VALUE_LABELS: dict[str, dict[str, str]] = {
     "category": CATEGORY, "institution_category": CATEGORY, "mode": MODE,
@@ -115,8 +129,19 @@ class FlagView:
 def show(key: str, value: Any) -> str:
     if value is None:
         return "—"
+    if key in DATE_KEYS and isinstance(value, str):
+        return local_date(value)
+    if key == "day_name" and isinstance(value, str):
+        return holiday_zh(value) or "—"
+    if key == "sessions" and isinstance(value, list):
+        return "；".join(_session_line(item) for item in value if isinstance(item, dict))
     if key.endswith("_fen") and (isinstance(value, int) or str(value).lstrip("-").isdigit()):
         return yuan(int(value))
+    if key.endswith("_fen"):
+        try:  # a pro-rated ceiling may hold a fraction of a fen: whole fen, rounded down
+            return yuan(math.floor(Decimal(str(value))))
+        except (InvalidOperation, ValueError):
+            return str(value)
     if key in PERCENT_KEYS and isinstance(value, int | float):
         return f"{value:.0%}"
     if key in VALUE_LABELS:
@@ -131,8 +156,15 @@ def show(key: str, value: Any) -> str:
     if isinstance(value, list | tuple):
         return "、".join(str(v) for v in value)
     if isinstance(value, dict):
-        return "；".join(f"{k}：{v}" for k, v in value.items())
+        return "；".join(f"{EVIDENCE_LABELS.get(k, k)}：{show(k, v)}" for k, v in value.items())
     return str(value)
+
+
+def _session_line(item: dict[str, Any]) -> str:
+    """One session of an institution-level flag: 2026年12月1日 18:00–19:30 课程（课次#12）."""
+    when = f"{local_date(item.get('date'))} {item.get('starts_at_local', '')}–" \
+           f"{item.get('ends_at_local', '')}"
+    return f"{when} {item.get('course_name', '')}（课次#{item.get('session_id')}）"
 
 
 def _parameters(session: Session, codes: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -151,7 +183,7 @@ def describe_flag(session: Session, flag: Flag) -> FlagView:
     spec = CATALOGUE.get(flag.rule)
     evidence = dict(flag.evidence or {})
     view = FlagView(
-        title=spec.title_zh if spec else flag.rule,
+        title=flag_title(flag),
         legal_basis=spec.legal_basis if spec else "（规则目录中无此规则）",
         parameters=_parameters(session, spec.parameters) if spec else [],
         session=evidence if "starts_at_local" in evidence else None,

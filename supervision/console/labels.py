@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from ..wording import holiday_zh, yuan, zh_date, zh_datetime
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 SEVERITY = {"critical": "严重", "high": "高", "medium": "中", "low": "低"}
@@ -30,7 +32,7 @@ INSTITUTION_STATUS = {"active": "正常", "suspended": "停业整顿", "revoked"
 CATEGORY = {"subject": "学科类", "non_subject": "非学科类"}
 MODE = {"offline": "线下", "online": "线上"}
 ESCROW_MODE = {"trust": "资金信托", "bank_custody": "银行存管", "risk_reserve": "风险保证金"}
-BACKGROUND = {"clear": "无异常", "pending": "待核查", "hit": "有记录"}
+BACKGROUND = {"clear": "无记录", "pending": "待查", "hit": "有记录"}
 EMPLOYMENT = {"full_time": "专职", "part_time": "兼职"}
 CERT_LEVEL = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初级中学",
               "senior": "高级中学", "vocational": "中等职业学校",
@@ -61,31 +63,46 @@ def label(mapping: dict[str, str], code: Any) -> str:
     return mapping.get(str(code), str(code))
 
 
-def yuan(fen: int | None) -> str:
-    """Integer fen shown as yuan with two decimals; integer arithmetic, never a float."""
-    if fen is None:
-        return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
+EXPIRED_LICENCE_TITLE = "办学许可证已过期"
 
 
-def local_dt(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def flag_title(flag: Any) -> str:
+    """A flag's title: its rule's, except LICENSE_EXPIRING once the licence has expired (the
+    code covers that case too, but "即将到期" would tell the officer the opposite)."""
+    from ..compliance.catalogue import CATALOGUE
+
+    spec = CATALOGUE.get(flag.rule)
+    title = spec.title_zh if spec else str(flag.rule)
+    if flag.rule == "LICENSE_EXPIRING":
+        try:
+            if int((flag.evidence or {}).get("days_left", 0)) < 0:
+                return EXPIRED_LICENCE_TITLE
+        except (TypeError, ValueError):
+            pass
+    return title
+
+
+def local_dt(value: dt.datetime | None, fmt: str | None = None) -> str:
+    """An instant in Shanghai time: 2026年12月3日 19:00, or `fmt` (e.g. "%H:%M")."""
     if value is None:
         return "—"
+    if fmt is None:
+        return zh_datetime(value)
     if value.tzinfo is None:  # our columns are aware; a naive value here would be a bug upstream
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(SHANGHAI).strftime(fmt)
 
 
 def local_date(value: dt.date | dt.datetime | str | None) -> str:
+    """A date as 2026年12月3日; an ISO date string (evidence keeps those) is read first."""
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
-        return value
-    if isinstance(value, dt.datetime):
-        return local_dt(value, "%Y-%m-%d")
-    return value.isoformat()
+        try:
+            return zh_date(dt.date.fromisoformat(value))
+        except ValueError:
+            return value
+    return zh_date(value)
 
 
 def weekday(value: dt.date | dt.datetime) -> str:
@@ -150,5 +167,6 @@ def install_filters(app: Flask) -> None:
         day_kind=lambda c: label(DAY_KIND, c), day_source=lambda c: label(DAY_SOURCE, c),
         session_status=lambda c: label(SESSION_STATUS, c),
         subject_type=lambda c: label(SUBJECT_TYPE, c), actor=actor_label,
+        holiday=lambda name: holiday_zh(name) or "—", flag_title=flag_title,
     )
     app.jinja_env.globals.update(console_buckets=BUCKETS, grades=grades)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from supervision import clock
 from supervision.models import Flag, Institution
+from supervision.wording import zh_date
 
 from .conftest import Live
 
@@ -111,7 +112,7 @@ def test_an_officer_filters_the_queue_and_orders_rectification(
     assert "已责令整改" in find(driver, "#flag-status").text
     assert len(find_all(driver, "#history li")) == history_before + 1
     assert "请于期限内完成整改并提交材料。" in find(driver, "#history").text
-    assert due in driver.page_source
+    assert zh_date(dt.date.fromisoformat(due)) in driver.page_source
     shoot(driver, screenshots, "flag_after_rectification")
     assert problems(driver) == []
 
