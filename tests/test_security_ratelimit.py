@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from supervision import create_app
 from supervision.db import transaction
@@ -19,8 +20,13 @@ from supervision.principals import create_principal
 from supervision.security import TRUSTEE_EVENTS_PATH
 
 from .factories import Factory
+from .test_console_support import csrf_of
+from .test_reliability_support import row_counts
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+# Keys are principal ids, which a test database reuses from run to run (and SQLite after each
+# rolled-back test): each run and test counts in Redis under keys of its own.
+RUN_PREFIX = f"supervision-test-{uuid.uuid4().hex}"
 per_minute = pytest.mark.parametrize("settings_overrides", [{"RATELIMIT": "5 per minute"}])
 
 
@@ -71,12 +77,27 @@ def test_the_limit_is_shared_by_all_endpoints_of_a_principal(
 
 
 @per_minute
-def test_unknown_tokens_are_limited_per_token_without_touching_other_principals(
+def test_a_new_garbage_token_per_request_is_still_limited_by_the_client_address(
         client: FlaskClient, make: Factory) -> None:
-    bogus = {"Authorization": "Bearer not-a-real-token"}
-    assert statuses(client, 5, headers=bogus) == [401] * 5
-    assert client.get("/api/v1/me", headers=bogus).status_code == 429
-    assert client.get("/api/v1/me", headers=make.headers("parent")).status_code == 200
+    garbage = [{"Authorization": f"Bearer garbage-{uuid.uuid4().hex}"} for _ in range(6)]
+    assert [client.get("/api/v1/me", headers=h).status_code for h in garbage] == \
+        [401] * 5 + [429]
+    # The same address without a token is the same allowance: spent.
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 429
+    assert set(refused.json) >= {"code", "status", "message", "errors"}
+    # A verified principal counts on its own, wherever it calls from.
+    assert statuses(client, 5, headers=make.headers("parent")) == [200] * 5
+
+
+@per_minute
+def test_a_valid_token_from_many_addresses_is_one_principal(
+        client: FlaskClient, make: Factory) -> None:
+    headers = make.headers("parent")
+    codes = [client.get("/api/v1/me", headers=headers,
+                        environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
+             for i in range(6)]
+    assert codes == [200] * 5 + [429]
 
 
 @pytest.mark.fresh_app
@@ -171,7 +192,9 @@ def test_a_concurrent_burst_over_the_limit_never_gets_more_than_the_limit_throug
 
 @needs_redis
 @pytest.mark.parametrize("burst_app", [{"RATELIMIT": "20 per minute",
-                                        "RATELIMIT_STORAGE_URL": REDIS_URL}], indirect=True)
+                                        "RATELIMIT_STORAGE_URL": REDIS_URL,
+                                        "RATELIMIT_KEY_PREFIX": f"{RUN_PREFIX}-burst"}],
+                         indirect=True)
 def test_with_redis_a_concurrent_burst_is_cut_at_exactly_the_limit(
         burst_app: tuple[Flask, str]) -> None:
     app, token = burst_app
@@ -182,7 +205,8 @@ def test_with_redis_a_concurrent_burst_is_cut_at_exactly_the_limit(
 
 @needs_redis
 @pytest.mark.parametrize("settings_overrides",
-                         [{"RATELIMIT": "5 per minute", "RATELIMIT_STORAGE_URL": REDIS_URL}])
+                         [{"RATELIMIT": "5 per minute", "RATELIMIT_STORAGE_URL": REDIS_URL,
+                           "RATELIMIT_KEY_PREFIX": f"{RUN_PREFIX}-workers"}])
 def test_with_redis_two_workers_count_against_one_limit(
         app: Flask, client: FlaskClient, make: Factory,
         settings_overrides: dict[str, Any], database_url: str) -> None:
@@ -203,3 +227,64 @@ def test_an_unreachable_redis_falls_back_to_memory_instead_of_failing_requests(
         client: FlaskClient, make: Factory) -> None:
     headers = make.headers("parent")
     assert statuses(client, 6, headers=headers) == [200] * 5 + [429]
+
+
+# --- console sign-in guesses -------------------------------------------------------------------
+
+
+def signin_attempt(client: FlaskClient, token: str, addr: str = "127.0.0.1") -> Any:
+    env = {"REMOTE_ADDR": addr}
+    page = client.get("/console/signin", environ_base=env).get_data(as_text=True)
+    return client.post("/console/signin", environ_base=env,
+                       data={"csrf_token": csrf_of(page), "token": token})
+
+
+@pytest.mark.fresh_app
+@pytest.mark.parametrize("settings_overrides", [{"RATELIMIT": ""}])
+def test_sign_in_guesses_are_throttled_by_default_per_address(
+        client: FlaskClient, db: Session, make: Factory) -> None:
+    right = make.token("regulator")
+    assert statuses_of_guesses(client, 10, "10.1.1.1") == [401] * 10
+    before = row_counts(db)
+    refused = signin_attempt(client, f"guess-{uuid.uuid4().hex}", "10.1.1.1")
+    assert refused.status_code == 429
+    assert "登录尝试过于频繁" in refused.get_data(as_text=True)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Refused before the token is looked at: even the right token waits, and nothing is
+    # written (no console session).
+    refused = signin_attempt(client, right, "10.1.1.1")
+    assert refused.status_code == 429
+    assert row_counts(db) == before
+    # Another address is not affected, and signs in.
+    assert signin_attempt(client, make.token("regulator"), "10.2.2.2").status_code == 302
+
+
+def statuses_of_guesses(client: FlaskClient, n: int, addr: str) -> list[int]:
+    return [signin_attempt(client, f"guess-{uuid.uuid4().hex}", addr).status_code
+            for _ in range(n)]
+
+
+@pytest.mark.fresh_app
+def test_guesses_sharing_a_token_prefix_are_throttled_across_addresses(
+        client: FlaskClient, make: Factory) -> None:
+    codes = [signin_attempt(client, f"abcdefgh{i}", f"10.3.0.{i}").status_code
+             for i in range(11)]
+    assert codes == [401] * 10 + [429]
+    assert signin_attempt(client, "zyxwvuts0", "10.3.1.1").status_code == 401
+
+
+@pytest.mark.fresh_app
+def test_an_officer_signing_in_often_is_never_throttled(
+        client: FlaskClient, make: Factory) -> None:
+    token = make.token("regulator")
+    assert [signin_attempt(client, token).status_code for _ in range(15)] == [302] * 15
+
+
+@pytest.mark.parametrize("settings_overrides", [{"CONSOLE_SIGNIN_RATELIMIT": "3 per minute"}])
+def test_the_sign_in_throttle_is_configurable(client: FlaskClient) -> None:
+    assert statuses_of_guesses(client, 4, "10.4.4.4") == [401] * 3 + [429]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"CONSOLE_SIGNIN_RATELIMIT": ""}])
+def test_an_empty_sign_in_throttle_setting_turns_it_off(client: FlaskClient) -> None:
+    assert set(statuses_of_guesses(client, 15, "10.5.5.5")) == {401}

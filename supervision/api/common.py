@@ -18,14 +18,36 @@ from .. import clock
 from ..clock import SHANGHAI
 
 _UTC8 = dt.timezone(dt.timedelta(hours=8))
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Refused in every string: C0 controls but tab and line breaks (PostgreSQL cannot store NUL;
+# nobody's name contains a bell), DEL and C1 controls, zero-width characters (U+200B-U+200F,
+# U+2060, U+FEFF) and bidi embeddings/overrides/isolates (U+202A-U+202E, U+2066-U+2069), which
+# make a name read differently on an officer's screen than it is stored, and lone surrogates,
+# which no UTF-8 encoder (database, hash, response) takes.
+FORBIDDEN_CLASS = ("\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
+                    "\u2060\u2066-\u2069\ufeff\ud800-\udfff")
+_CONTROL = re.compile(f"[{FORBIDDEN_CLASS}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Tab and line breaks are for free text (reasons, notes) only: fields allowing at least this
+# many characters. Names, numbers and codes are one line.
+MULTILINE_MIN_LENGTH = 500
+_LINE_BREAKS = re.compile("[\t\n\r\x85\u2028\u2029]")
+
+
+def forbidden_char_message(text: str) -> str | None:
+    """Why `text` may not be stored as given, or None: see FORBIDDEN_CLASS."""
+    if _SURROGATE.search(text):
+        return "not valid Unicode (a lone surrogate)"
+    if _CONTROL.search(text):
+        return "control, zero-width and bidirectional-override characters are not allowed"
+    return None
 
 
 def _find_control_chars(data: Any, path: str = "") -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if isinstance(data, str):
-        if _CONTROL.search(data):
-            errors[path or "_schema"] = ["control characters are not allowed"]
+        message = forbidden_char_message(data)
+        if message:
+            errors[path or "_schema"] = [message]
     elif isinstance(data, Mapping):  # query args arrive as webargs' MultiDictProxy, not a dict
         for key, value in data.items():
             errors.update(_find_control_chars(value, f"{path}.{key}" if path else str(key)))
@@ -93,25 +115,38 @@ class DateTime(ma.fields.AwareDateTime):
 
 # The same rules as documentation (OpenAPI "pattern"), so generated clients and fuzzers know
 # them: no control characters anywhere, and a required string holds a non-blank character.
-_ALLOWED = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
-_NOT_BLANK = r"[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+_CLASS_DOC = (r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u200B-\u200F\u202A-\u202E\u2060"
+              r"\u2066-\u2069\uFEFF\uD800-\uDFFF")
+_ALLOWED = f"[^{_CLASS_DOC}]"
+_NOT_BLANK = rf"[^\s{_CLASS_DOC}]"
+_ONE_LINE = rf"[^\t\n\r\x85\u2028\u2029{_CLASS_DOC}]"
 TEXT_PATTERN = f"^{_ALLOWED}*$"
 REQUIRED_TEXT_PATTERN = f"^{_ALLOWED}*{_NOT_BLANK}{_ALLOWED}*$"
+LINE_PATTERN = f"^{_ONE_LINE}*$"
+REQUIRED_LINE_PATTERN = f"^{_ONE_LINE}*{_NOT_BLANK}{_ONE_LINE}*$"
 
 
 class Str(ma.fields.String):
-    """A string stripped of surrounding blanks; `required` strings may not be blank."""
+    """A string stripped of surrounding blanks; `required` strings may not be blank; one line
+    unless the field takes free text (a maximum length of MULTILINE_MIN_LENGTH or more)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.metadata = {"pattern": REQUIRED_TEXT_PATTERN if self.required else TEXT_PATTERN,
-                         **self.metadata}
+        self.multiline = any(isinstance(v, ma.validate.Length) and v.max is not None
+                             and v.max >= MULTILINE_MIN_LENGTH for v in self.validators)
+        if self.multiline:
+            pattern = REQUIRED_TEXT_PATTERN if self.required else TEXT_PATTERN
+        else:
+            pattern = REQUIRED_LINE_PATTERN if self.required else LINE_PATTERN
+        self.metadata = {"pattern": pattern, **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         out = super()._deserialize(value, attr, data, **kwargs)
         out = out.strip() if isinstance(out, str) else out
         if self.required and out == "":
             raise ma.ValidationError("must not be blank")
+        if isinstance(out, str) and not self.multiline and _LINE_BREAKS.search(out):
+            raise ma.ValidationError("must be one line: no tabs or line breaks")
         return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -11,7 +12,7 @@ from flask.views import MethodView
 from werkzeug.exceptions import BadRequest
 
 from ..auth import current_actor, requires
-from ..errors import Invalid
+from ..errors import Invalid, Unauthenticated
 from ..escrow import statements, trustee
 from ..models.trustee import Statement
 from ..scope import get_in_scope
@@ -25,6 +26,11 @@ statements_bp = Blueprint("statements", __name__,
                           description="Trustee statements and reconciliation (§4)")
 
 _ID = ma.validate.Length(min=1, max=64)
+# Unix seconds in ASCII digits ("²" passes str.isdigit() and then fails int()), and short:
+# int() of 5,000 digits is refused by Python itself. 12 digits last until the year 33658.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# hmac.compare_digest raises TypeError for non-ASCII text instead of answering False.
+_SIGNATURE = re.compile(r"sha256=[0-9a-fA-F]{1,128}")
 
 
 class InstructionId(ma.fields.Field):
@@ -112,10 +118,12 @@ class TrusteeEvents(MethodView):
     @events_bp.response(200, EventResultSchema)
     def post(self) -> Any:
         raw = request.get_data(cache=True)
+        timestamp = request.headers.get("X-Supervision-Timestamp", "")
+        signature = request.headers.get("X-Supervision-Signature", "")
+        if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+            raise Unauthenticated("missing, stale or bad trustee signature")
         # The signature covers the raw bytes: checked before anything is parsed.
-        trustee.check_signature(current_app.config["SUPERVISION"],
-                                request.headers.get("X-Supervision-Timestamp"),
-                                request.headers.get("X-Supervision-Signature"), raw)
+        trustee.check_signature(current_app.config["SUPERVISION"], timestamp, signature, raw)
         event, payload = load_event(raw)
         session = db_session()
         session.info["actor"] = trustee.TRUSTEE

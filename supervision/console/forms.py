@@ -10,7 +10,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from flask import request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import (
     BooleanField,
     DateField,
@@ -24,7 +26,10 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+from ..api.common import FORBIDDEN_CLASS
+
+# The same characters as the API refuses: controls, zero-width, bidi overrides, lone surrogates.
+_CONTROL = re.compile(f"[{FORBIDDEN_CLASS}]")
 FLAG_ACTIONS = ("acknowledge", "order_rectification", "resolve", "dismiss", "reopen")
 
 
@@ -42,17 +47,29 @@ def strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-class SignInForm(FlaskForm):
+class HtmlForm(FlaskForm):
+    """A form read from an HTML form post only. Flask-WTF would also read a JSON body, parsing
+    it outside every error handler (a 500 for "[1]"; also inside the error page itself, which
+    renders the sign-out form): the console never posts JSON."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            if request.is_json:
+                return None if formdata is _Auto else formdata
+            return super().wrap_formdata(form, formdata)
+
+
+class SignInForm(HtmlForm):
     token = PasswordField("API 令牌", filters=[strip],
                           validators=[DataRequired("请输入令牌。"), Length(max=200),
                                       no_control_chars])
 
 
-class SignOutForm(FlaskForm):
+class SignOutForm(HtmlForm):
     pass
 
 
-class FlagActionForm(FlaskForm):
+class FlagActionForm(HtmlForm):
     action = SelectField("操作", choices=options((a, a) for a in FLAG_ACTIONS),
                          validators=[DataRequired()])
     note = TextAreaField("处理意见", filters=[strip],
@@ -61,7 +78,7 @@ class FlagActionForm(FlaskForm):
     due_on = DateField("整改期限", validators=[Optional()])
 
 
-class CalendarDayForm(FlaskForm):
+class CalendarDayForm(HtmlForm):
     date = DateField("日期", validators=[DataRequired("请填写日期。")])
     kind = SelectField("类型", choices=options([("holiday", "法定节假日（休息）"),
                                                 ("workday", "工作日（含调休上班）")]),
@@ -70,11 +87,11 @@ class CalendarDayForm(FlaskForm):
                        validators=[Optional(), Length(max=100), no_control_chars])
 
 
-class CalendarDeleteForm(FlaskForm):
+class CalendarDeleteForm(HtmlForm):
     date = HiddenField("日期", validators=[DataRequired()])
 
 
-class SchoolYearForm(FlaskForm):
+class SchoolYearForm(HtmlForm):
     name = StringField("学年", filters=[strip],
                        validators=[DataRequired("请填写学年。"), Length(max=9), no_control_chars])
     winter_start = DateField("寒假开始", validators=[DataRequired("请填写日期。")])

@@ -9,6 +9,7 @@ even if an old copy of the cookie is replayed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from ..principals import (
     start_console_session,
 )
 from ..scope import Actor
+from ..security import signin_throttle
 from . import bp
 from .forms import SignInForm, SignOutForm
 
@@ -61,9 +63,15 @@ def console_actor() -> Actor:
     return actor
 
 
+# Control characters (a CR/LF would split the Location header), whitespace, backslashes (some
+# browsers read "\\" as "/") and invisible or bidi characters: none is in a URL we made.
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f-\xa0\\\u200b-\u200f\u2028-\u202e"
+                             r"\u2060-\u206f\ufeff]")
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path inside the console: never an open redirect to another site."""
-    if target:
+    if target and not _UNSAFE_IN_NEXT.search(target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith("/console/"):
             return target
@@ -77,9 +85,18 @@ def signin() -> Any:
         return render_template("console/signin.html", form=form,
                                next=request.args.get("next", ""))
     status = 200
+    token = form.token.data or ""
+    throttle = signin_throttle()
+    if not throttle.allowed(token):
+        form.token.errors = ["登录尝试过于频繁，请稍后再试。"]
+        response = current_app.make_response((render_template(
+            "console/signin.html", form=form, next=request.form.get("next", "")), 429))
+        response.headers["Retry-After"] = str(throttle.retry_after())
+        return response
     try:
-        actor = authenticate(db_session(), form.token.data or "")
+        actor = authenticate(db_session(), token)
     except Unauthenticated:
+        throttle.failed(token)
         form.token.errors = ["令牌无效，请核对后重新输入。"]
         status = 401
     else:
@@ -93,6 +110,7 @@ def signin() -> Any:
             session[SESSION_FINGERPRINT] = _fingerprint(principal)
             flash(f"欢迎，{actor.name}。", "success")
             return redirect(_safe_next(request.form.get("next")))
+        throttle.failed(token)
         form.token.errors = ["该令牌不属于监管人员：监管工作台仅限教育局监管人员登录。"]
         status = 403
     return render_template("console/signin.html", form=form,
