@@ -102,7 +102,8 @@ class Scene:
                                     payment_reference=resp.json["payment_reference"],
                                     amount_fen=resp.json["amount_fen"],
                                     trustee_txn_id=uuid.uuid4().hex,
-                                    received_at=clock.local_now())
+                                    # Before the sessions (a day ago) it pays for.
+                                    received_at=clock.local_now() - dt.timedelta(days=2))
         assert outcome == "applied"
         return int(resp.json["id"])
 
