@@ -15,7 +15,8 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from supervision.escrow import trustee
+from supervision.escrow import trustee, verify_ledger
+from supervision.models import Flag
 from supervision.models.escrow import Deposit, Enrollment, Instruction
 from supervision.models.trustee import TrusteeEvent
 
@@ -103,6 +104,25 @@ def test_one_transfer_under_100_event_ids_at_once_is_booked_exactly_once(
         with unit(app) as session:
             assert entries_with_txn(session, txn) == 2
             assert session.scalar(select(func.count()).select_from(Deposit)) == 1
+
+
+def test_one_reuse_of_a_transfer_id_under_many_event_ids_at_once_is_held_in_suspense_once(
+        postgres_only: None, live_url: str) -> None:
+    with live_app(live_url) as app:
+        _, reference, amount = paid_enrollment_setup(app)
+        txn = "TX-REUSED-AT-ONCE"
+        signed_post(app.test_client(), deposit_event(reference, amount, txn=txn))
+        # Another receipt under the same transfer id, delivered by many workers at once: its
+        # own key's UNIQUE settles the race as the transfer id's does for a true duplicate.
+        results = hammer(app, [deposit_event(reference, amount + 1, txn=txn)
+                               for _ in range(WORKERS // 4)])
+        statuses = Counter(status for status, _ in results)
+        assert set(statuses) <= {200, 409} and statuses[200] >= 1
+        assert {outcome for status, outcome in results if status == 200} == {"suspense"}
+        with unit(app) as session:
+            assert session.scalar(select(func.count()).select_from(Deposit)) == 2
+            assert session.scalar(select(func.count()).select_from(Flag)) == 1
+            assert verify_ledger(session) == []
 
 
 def test_two_deliverers_racing_for_one_instruction_send_it_once(live_url: str) -> None:
