@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision import clock
 from supervision.escrow import apply_deposit
 from supervision.models import ClassSession, Course, Institution, Teacher
 from supervision.models.escrow import Enrollment, LedgerEntry
@@ -24,7 +25,7 @@ _txn = itertools.count(1)
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(SHANGHAI)
+    return clock.local_now()
 
 
 @dataclass

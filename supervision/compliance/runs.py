@@ -18,12 +18,13 @@ import importlib
 import re
 from collections.abc import Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..access import require_citywide_regulator
+from ..clock import SHANGHAI
 from ..db import is_postgres
 from ..errors import NotFound
 from ..models import ClassSession
@@ -35,7 +36,6 @@ from .flags import CLEARABLE, OUTSTANDING, raise_flag, rule_title
 from .model import Finding, Window
 
 CALENDAR_RULE = "CALENDAR_DATA_MISSING"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _YEAR = re.compile(r"^\d{4}$")
 _SCHOOL_YEAR = re.compile(r"^\d{4}-\d{4}$")
 # Runs are serialised on PostgreSQL (the scheduler's hourly run and a regulator's run must not
@@ -183,7 +183,7 @@ def get_run(session: Session, run_id: int) -> ComplianceRun:
 def parse_as_of(value: str | None) -> dt.datetime:
     """An aware ISO 8601 instant (the command line's --as-of); now when absent."""
     if not value:
-        return dt.datetime.now(SHANGHAI)
+        return clock.local_now()
     moment = dt.datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise ValueError("give an offset, e.g. 2026-12-07T19:00:00+08:00")

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from ..clock import SHANGHAI
 from ..wording import holiday_zh, yuan, zh_date, zh_datetime
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 SEVERITY = {"critical": "严重", "high": "高", "medium": "中", "low": "低"}
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
