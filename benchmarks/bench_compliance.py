@@ -25,13 +25,13 @@ import time
 from collections import Counter
 from typing import Any
 
+from supervision.access.scope import SYSTEM
 from supervision.compliance.model import Window
 from supervision.compliance.rules import EVALUATORS, SESSION_RULES, evaluate_all
 from supervision.compliance.rules.base import Context
 from supervision.compliance.rules.scan import scan_sessions
 from supervision.config import load_settings
 from supervision.db import make_engine, make_sessionmaker
-from supervision.scope import SYSTEM
 
 from .gen_compliance import AS_OF, HORIZON_DAYS, LOOKBACK_DAYS
 

@@ -28,9 +28,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision import clock, create_app
+from supervision.access.scope import SYSTEM
 from supervision.db import transaction
 from supervision.models import Base, ClassSession, Course, Flag, Institution
-from supervision.scope import SYSTEM
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TARGET_MS = 300.0
@@ -38,10 +38,10 @@ TARGET_MS = 300.0
 
 def _book_money(session: Session, families: int) -> int:
     """Families enroll in every course of the active institutions, pay, and attend once."""
+    from supervision.access.principals import actor_for, create_principal
     from supervision.escrow.consumption import record_attendance
     from supervision.escrow.deposits import apply_deposit
     from supervision.escrow.enrollments import create_enrollment
-    from supervision.principals import actor_for, create_principal
 
     now = clock.now()
     courses = session.scalars(select(Course).join(Institution).where(
@@ -78,7 +78,7 @@ def build(url: str, families: int) -> Any:
     factory = app.extensions["supervision.sessionmaker"]
     info = {"settings": app.config["SUPERVISION"], "actor": SYSTEM}
     from supervision.compliance.runs import run_compliance
-    from supervision.demo import seed_demo
+    from supervision.devtools.demo import seed_demo
 
     with transaction(factory, **info) as session:
         seed_demo(session)

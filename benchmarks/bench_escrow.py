@@ -33,9 +33,9 @@ import time
 from collections.abc import Iterator
 
 from supervision import create_app
+from supervision.access.scope import SYSTEM
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow.statements import LineIn, StatementIn, import_statement
-from supervision.scope import SYSTEM
 
 from ._common import (
     PG_HOST,

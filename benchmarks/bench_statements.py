@@ -26,12 +26,12 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from supervision import create_app
+from supervision.access.principals import create_principal
+from supervision.access.scope import SYSTEM
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow.statements import LineIn, StatementIn, import_statement
 from supervision.models import Base, Institution
 from supervision.models.escrow import Deposit, LedgerAccount, LedgerEntry
-from supervision.principals import create_principal
-from supervision.scope import SYSTEM
 
 SH = dt.timezone(dt.timedelta(hours=8))
 DAY = dt.date(2026, 12, 1)

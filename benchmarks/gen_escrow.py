@@ -36,13 +36,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from supervision import create_app
+from supervision.access.principals import actor_for, create_principal
+from supervision.access.scope import SYSTEM
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import apply_deposit, create_enrollment, ledger
-from supervision.escrow.views import trial_balance, verify_ledger
+from supervision.escrow.queries import trial_balance, verify_ledger
 from supervision.models import Base, Course, Institution
 from supervision.models.escrow import LedgerAccount, LedgerEntry
-from supervision.principals import actor_for, create_principal
-from supervision.scope import SYSTEM
 from tests.factories import Factory
 
 from ._common import load_average, temporary_database

@@ -41,14 +41,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from supervision import clock
+from supervision.access.principals import actor_for, create_principal
+from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
 from supervision.config import load_settings
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import apply_deposit, create_enrollment, trial_balance, verify_ledger
 from supervision.identifiers import fake_id_number, fake_uscc, hash_id_number, mask_id_number
 from supervision.models import Base, ClassSession, Course, Institution, Teacher, Venue
-from supervision.principals import actor_for, create_principal
-from supervision.scope import SYSTEM
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))

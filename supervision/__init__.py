@@ -8,7 +8,8 @@ from typing import Any
 from flask import Flask
 from flask.typing import ResponseReturnValue
 
-from . import audit, db
+from . import db
+from .access import audit
 from .config import PROJECT_DIR, load_settings
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ class SupervisionFlask(Flask):
 
         Anything raised skips the commit; teardown then closes the session, rolling back.
         """
-        from .api.context import commit_request_session
+        from .web.request import commit_request_session
 
         rv = super().dispatch_request()
         commit_request_session()
@@ -42,14 +43,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions["supervision.engine"] = engine
     app.extensions["supervision.sessionmaker"] = factory
 
-    from . import api, cli, observability, ops, security
-    from .api.context import close_request_session
+    from . import api, cli
+    from .web import observability, probes, security
+    from .web.request import close_request_session
 
     app.teardown_appcontext(close_request_session)
     observability.init_app(app)  # first: request ids and logs for every later refusal
     security.init_app(app)
     api.init_app(app)
-    ops.init_app(app)
+    probes.init_app(app)
     cli.init_app(app)
     from . import console
 

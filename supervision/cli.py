@@ -61,7 +61,7 @@ def db_upgrade(revision: str) -> None:
 def principals_create(role: str, name: str, institution_id: int | None,
                       district_code: str | None, expires_days: int | None) -> None:
     """Issue a token; the token alone is the last line printed."""
-    from .principals import create_principal
+    from .access.principals import create_principal
 
     try:
         with unit_of_work() as session:
@@ -89,7 +89,7 @@ def _local(moment: dt.datetime | None) -> str:
 @principals_cli.command("list")
 def principals_list() -> None:
     """List principals, tab-separated: never their tokens or token hashes."""
-    from .principals import list_principals
+    from .access.principals import list_principals
 
     with unit_of_work() as session:
         rows = [(str(p.id), p.role, p.name, str(p.institution_id or "-"),
@@ -105,7 +105,7 @@ def principals_list() -> None:
 @click.option("--id", "principal_id", required=True, type=int)
 def principals_revoke(principal_id: int) -> None:
     """Revoke a principal: its token gets 401 at once and its console sessions end."""
-    from .principals import revoke_principal
+    from .access.principals import revoke_principal
 
     try:
         with unit_of_work() as session:
@@ -123,7 +123,7 @@ def principals_revoke(principal_id: int) -> None:
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Load the Wuxi demo data set (idempotent) and print the demo tokens."""
-    from .demo import seed_demo
+    from .devtools.demo import seed_demo
 
     with unit_of_work() as session:
         result = seed_demo(session)
@@ -145,10 +145,10 @@ def demo_seed() -> None:
               help="Seconds before an accepted instruction is executed.")
 def trustee_sandbox(host: str, port: int, callback_url: str, delay: float) -> None:
     """A local stand-in trustee (foreground): accepts instructions, executes them, calls back."""
-    from .escrow import sandbox
+    from .devtools.trustee_sandbox import run as run_sandbox
 
     click.echo(f"trustee sandbox on http://{host}:{port} → events to {callback_url}")
-    sandbox.run(host=host, port=port, secret=str(current_app.config["SUPERVISION"]
+    run_sandbox(host=host, port=port, secret=str(current_app.config["SUPERVISION"]
                                                  ["TRUSTEE_SECRET"]),
                 callback_url=callback_url, delay=delay)
 

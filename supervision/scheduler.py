@@ -30,11 +30,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import clock
+from .access.scope import Actor
 from .clock import SHANGHAI
 from .db import is_postgres, transaction
 from .models.base import utcnow
 from .models.compliance import JobClaim
-from .scope import Actor
 
 log = logging.getLogger(__name__)
 

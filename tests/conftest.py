@@ -18,10 +18,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from supervision import audit, create_app
+from supervision import create_app
+from supervision.access import audit
+from supervision.access.scope import SYSTEM
 from supervision.db import make_engine
 from supervision.models import Base
-from supervision.scope import SYSTEM
 
 from .factories import Factory
 

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision import clock
+from supervision.access.principals import actor_for, create_principal
+from supervision.access.scope import SYSTEM, Actor
 from supervision.escrow import apply_deposit
 from supervision.models import ClassSession, Course, Institution, Teacher
 from supervision.models.escrow import Enrollment, LedgerEntry
-from supervision.principals import actor_for, create_principal
-from supervision.scope import SYSTEM, Actor
 
 from .factories import Factory
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from supervision.access.principals import create_principal
+from supervision.access.scope import policy_of, settings_of
 from supervision.identifiers import (
     fake_cert_no,
     fake_id_number,
@@ -17,8 +19,6 @@ from supervision.identifiers import (
     mask_id_number,
 )
 from supervision.models import ClassSession, Course, Institution, Teacher, Venue
-from supervision.principals import create_principal
-from supervision.scope import policy_of, settings_of
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import Actor
 from supervision.identifiers import fake_cert_no, fake_id_number, fake_uscc
 from supervision.models import AuditLog
-from supervision.scope import Actor
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 _rng = random.Random(31337)

@@ -32,8 +32,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from supervision.access.principals import create_principal
 from supervision.models import AuditLog, Institution
-from supervision.principals import create_principal
 
 from .factories import SHANGHAI, Factory
 

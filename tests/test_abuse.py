@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from supervision.security import MAX_JSON_DEPTH, json_too_deep
+from supervision.web.security import MAX_JSON_DEPTH, json_too_deep
 
 from .escrow_support import World, world
 from .factories import Factory

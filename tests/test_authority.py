@@ -22,8 +22,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision import calendar as cal
 from supervision import clock
-from supervision.compliance import calendar as cal
+from supervision.access.principals import actor_for
+from supervision.access.scope import SYSTEM, Actor
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.runs import run_compliance
 from supervision.compliance.workflow import apply_action, respond
@@ -44,10 +46,8 @@ from supervision.models import (
     SchoolYear,
     Teacher,
 )
-from supervision.principals import actor_for
 from supervision.registry.teachers import add_to_roster
 from supervision.scheduler import SCHEDULER
-from supervision.scope import SYSTEM, Actor
 
 from .factories import Factory
 from .registry_support import (

@@ -8,7 +8,7 @@ import chinese_calendar
 import pytest
 from sqlalchemy.orm import Session
 
-from supervision.compliance import calendar
+from supervision import calendar
 from supervision.errors import Invalid, NotFound
 
 from .factories import Factory

@@ -92,8 +92,8 @@ def test_signing_out_ends_the_session(browser: Browser) -> None:
 
 def test_a_principal_whose_token_was_replaced_is_signed_out(browser: Browser,
                                                             db: Session) -> None:
+    from supervision.access.principals import hash_token
     from supervision.models import Principal
-    from supervision.principals import hash_token
 
     browser.sign_in(WUXI)
     principal = db.scalars(select(Principal).where(

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supervision.compliance import calendar as cal
+from supervision import calendar as cal
 from supervision.models import CalendarOverride, SchoolYear
 
 from .factories import Factory

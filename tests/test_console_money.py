@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision import clock
+from supervision.access.principals import actor_for, create_principal
+from supervision.access.scope import SYSTEM
 from supervision.console.escrow_view import custody_history
 from supervision.escrow.consumption import record_attendance
 from supervision.escrow.deposits import apply_deposit
 from supervision.escrow.enrollments import create_enrollment
 from supervision.models import ClassSession, Course, Enrollment, Institution
-from supervision.principals import actor_for, create_principal
-from supervision.scope import SYSTEM
 
 from .test_console_support import LIANGXI, WUXI, Browser, institution_named, load_demo, now_local
 
@@ -122,8 +122,8 @@ def test_the_dashboard_charts_custody_per_district(browser: Browser,
 
 def test_another_districts_regulator_does_not_count_that_custody(
         browser: Browser, money: tuple[Institution, Enrollment], db: Session) -> None:
+    from supervision.access.principals import hash_token
     from supervision.models import Principal
-    from supervision.principals import hash_token
 
     browser.sign_in(LIANGXI)
     assert '<span class="count-n">¥800.00</span>' in browser.get("/console/dashboard").get_data(

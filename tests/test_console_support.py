@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from supervision import clock
 from supervision.compliance.runs import run_compliance
-from supervision.demo import seed_demo
+from supervision.devtools.demo import seed_demo
 from supervision.models import Flag, Institution
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

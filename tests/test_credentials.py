@@ -13,10 +13,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supervision import clock, principals
-from supervision.demo import DEMO_PRINCIPALS, seed_demo
+from supervision import clock
+from supervision.access import principals
+from supervision.access.principals import create_principal, hash_token
+from supervision.devtools.demo import DEMO_PRINCIPALS, seed_demo
 from supervision.models import AuditLog, ConsoleSession, Principal
-from supervision.principals import create_principal, hash_token
 
 from .factories import Factory
 from .test_console_support import Browser
@@ -274,12 +275,12 @@ def test_demo_tokens_get_401_in_production_while_real_tokens_work(
     real = make.token("regulator")
     monkeypatch.setattr(principals, "_demo_refusal_logged", False)
 
-    with caplog.at_level(logging.WARNING, logger="supervision.principals"):
+    with caplog.at_level(logging.WARNING, logger="supervision.access.principals"):
         for token, *_ in DEMO_PRINCIPALS:
             assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401, token
     assert client.get("/api/v1/me", headers=bearer(real)).status_code == 200
 
-    warnings = [r for r in caplog.records if r.name == "supervision.principals"]
+    warnings = [r for r in caplog.records if r.name == "supervision.access.principals"]
     assert len(warnings) == 1  # once, not once per request
     assert "demo principals" in warnings[0].getMessage()
     resp = Browser(client).sign_in(DEMO_PRINCIPALS[0][0])

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision.compliance.runs import run_compliance
-from supervision.demo import seed_demo
+from supervision.devtools.demo import seed_demo
 from supervision.escrow import trial_balance, verify_ledger
 from supervision.models import Flag, Institution
 

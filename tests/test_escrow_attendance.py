@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import clock
-from supervision.compliance.calendar import add_working_days
+from supervision.calendar import add_working_days
 from supervision.escrow import auto_confirm_due, record_attendance
 from supervision.models import AuditLog, Flag
 from supervision.models.escrow import Consumption, LedgerEntry

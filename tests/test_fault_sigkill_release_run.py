@@ -36,6 +36,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from supervision import outbound
+from supervision.access.principals import create_principal
+from supervision.access.scope import SYSTEM
 from supervision.config import PROJECT_DIR, load_settings
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import confirm_consumption, record_attendance, trial_balance
@@ -43,8 +45,6 @@ from supervision.models import Base, Course, Institution
 from supervision.models.base import utcnow
 from supervision.models.escrow import Instruction, LedgerHold
 from supervision.models.trustee import InstructionDelivery
-from supervision.principals import create_principal
-from supervision.scope import SYSTEM
 
 from .factories import Factory
 from .test_reliability_support import RecordingTrustee, executed_event, money_problems

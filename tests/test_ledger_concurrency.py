@@ -25,12 +25,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from supervision import clock, create_app
+from supervision.access.principals import create_principal
+from supervision.access.scope import SYSTEM
 from supervision.db import transaction
 from supervision.escrow import apply_deposit, ledger, verify_ledger
 from supervision.models import Base
 from supervision.models.escrow import Consumption, Enrollment, LedgerEntry, LedgerHold, Refund
-from supervision.principals import create_principal
-from supervision.scope import SYSTEM
 
 from .factories import Factory
 

@@ -32,7 +32,9 @@ from hypothesis.stateful import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from supervision import audit, clock
+from supervision import clock
+from supervision.access import audit
+from supervision.access.scope import SYSTEM, Actor
 from supervision.config import load_settings
 from supervision.errors import DomainError
 from supervision.escrow import (
@@ -54,7 +56,6 @@ from supervision.escrow import (
     verify_ledger,
 )
 from supervision.models.escrow import Consumption, Enrollment, Instruction, LedgerHold, Refund
-from supervision.scope import SYSTEM, Actor
 
 from .escrow_support import party
 from .factories import Factory

@@ -23,7 +23,7 @@ from supervision.config import PROJECT_DIR
 from supervision.db import make_engine
 from supervision.identifiers import fake_id_number
 from supervision.models import Base
-from supervision.observability import JsonFormatter, configure_logging, scrub
+from supervision.web.observability import JsonFormatter, configure_logging, scrub
 
 from .factories import Factory
 from .test_trustee_support import free_port

@@ -24,10 +24,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from supervision import outbound
+from supervision.access.scope import SYSTEM
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.workflow import apply_action
 from supervision.identifiers import fake_id_number, fake_uscc
-from supervision.scope import SYSTEM
 
 from .escrow_support import Party, World, now, party, world
 from .factories import Factory

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from werkzeug import Request, Response
 
 from supervision import outbound
+from supervision.access.scope import SYSTEM
 from supervision.escrow import escrow_status, trial_balance, verify_ledger
 from supervision.models import Base
 from supervision.models.escrow import Consumption, Enrollment, Instruction, LedgerHold, Refund
-from supervision.scope import SYSTEM
 
 BUCKETS = ("held_fen", "pending_confirmation_fen", "confirmed_fen", "released_fen",
            "refund_pending_fen", "refunded_fen")

@@ -28,12 +28,12 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from supervision.access.scope import SYSTEM
 from supervision.config import load_settings
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import confirm_consumption, record_attendance, request_refund
 from supervision.models import Base, Course, JobClaim
 from supervision.models.escrow import Consumption, Instruction, LedgerHold, Refund
-from supervision.scope import SYSTEM
 
 from .factories import Factory
 from .test_reliability_support import RecordingTrustee, executed_event, money_problems

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from supervision.access.principals import actor_for, create_principal
+from supervision.access.scope import SYSTEM, Actor
 from supervision.escrow import (
     apply_deposit,
     approve_refund,
@@ -21,8 +23,6 @@ from supervision.escrow import (
 )
 from supervision.models import Course
 from supervision.models.escrow import Enrollment, Refund
-from supervision.principals import actor_for, create_principal
-from supervision.scope import SYSTEM, Actor
 
 from .factories import Factory
 from .test_rules_support import World, at, only, run, subjects, world

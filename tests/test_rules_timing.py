@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from supervision.compliance import calendar
+from supervision import calendar
 from supervision.compliance.model import Window
 
 from .factories import Factory

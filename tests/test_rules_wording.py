@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision.compliance.runs import run_compliance
-from supervision.demo import seed_demo
+from supervision.devtools.demo import seed_demo
 from supervision.models import Flag
 from supervision.wording import yuan, zh_date, zh_datetime
 

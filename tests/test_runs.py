@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supervision.compliance import calendar, runs
+from supervision import calendar
+from supervision.compliance import runs
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.model import Finding, Window
 from supervision.models import AuditLog, Flag, FlagEvent, OutboxMessage

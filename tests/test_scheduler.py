@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from supervision import scheduler
-from supervision.compliance import calendar, runs
+from supervision import calendar, scheduler
+from supervision.compliance import runs
 from supervision.compliance.model import Finding, Window
 from supervision.models import Base, ComplianceRun, Flag, JobClaim, OutboxMessage
 from supervision.notify import enqueue

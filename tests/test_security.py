@@ -13,7 +13,7 @@ from flask import Flask, Response
 from flask.testing import FlaskClient
 
 from supervision import create_app
-from supervision.security import PAGE_CSP, content_security_policy
+from supervision.web.security import PAGE_CSP, content_security_policy
 
 from .factories import Factory
 
@@ -107,8 +107,8 @@ def test_production_starts_once_every_secret_is_set(quiet_settings: dict[str, An
 
 def test_outside_production_the_demo_secrets_only_warn(
         quiet_settings: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="supervision.security"):
+    with caplog.at_level(logging.WARNING, logger="supervision.web.security"):
         app: Flask = create_app(quiet_settings)
     app.extensions["supervision.engine"].dispose()
-    warning = next(r for r in caplog.records if r.name == "supervision.security")
+    warning = next(r for r in caplog.records if r.name == "supervision.web.security")
     assert "SUPERVISION_NOTIFY_SECRET" in warning.getMessage()

@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from supervision import create_app
+from supervision.access.principals import create_principal
 from supervision.db import transaction
 from supervision.models import Base
-from supervision.principals import create_principal
-from supervision.security import TRUSTEE_EVENTS_PATH
+from supervision.web.security import TRUSTEE_EVENTS_PATH
 
 from .factories import Factory
 from .test_console_support import csrf_of

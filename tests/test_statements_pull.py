@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import clock, outbound
+from supervision.devtools.trustee_sandbox import SandboxState
 from supervision.errors import Invalid
 from supervision.escrow import statements
-from supervision.escrow.sandbox import SandboxState
 from supervision.models import Flag, Institution
 from supervision.models.trustee import Statement
 

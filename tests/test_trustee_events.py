@@ -10,12 +10,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import SYSTEM
 from supervision.escrow import trial_balance, verify_ledger
 from supervision.escrow.deposits import reused_txn_key
 from supervision.models import Flag
 from supervision.models.escrow import Deposit, Instruction, LedgerEntry
 from supervision.models.trustee import TrusteeEvent
-from supervision.scope import SYSTEM
 
 from .factories import Factory
 from .test_trustee_support import (

@@ -17,8 +17,8 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
 from supervision import clock, outbound
+from supervision.devtools.trustee_sandbox import SandboxState, create_sandbox
 from supervision.escrow import confirm_consumption, create_release_run, record_attendance
-from supervision.escrow.sandbox import SandboxState, create_sandbox
 from supervision.escrow.statements import pull_statements
 from supervision.escrow.trustee import deliver_instructions, deliver_pending
 from supervision.models import Course

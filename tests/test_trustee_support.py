@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from supervision import create_app, outbound
+from supervision.access.principals import create_principal
+from supervision.access.scope import SYSTEM, Actor
 from supervision.db import transaction
 from supervision.escrow import (
     confirm_consumption,
@@ -30,8 +32,6 @@ from supervision.escrow import (
 from supervision.escrow.trustee import TRUSTEE, handle_event
 from supervision.models import Base, Institution
 from supervision.models.escrow import Enrollment, Instruction, LedgerEntry
-from supervision.principals import create_principal
-from supervision.scope import SYSTEM, Actor
 
 from .factories import Factory
 

@@ -9,14 +9,15 @@ import marshmallow as ma
 from flask.views import MethodView
 from marshmallow.validate import Length, OneOf, Range
 
-from ..auth import current_actor, requires
-from ..compliance import calendar, runs, workflow
+from .. import calendar
+from ..compliance import runs, workflow
 from ..compliance.flags import SEVERITY_RANK, rule_title
 from ..errors import Invalid, NotFound
 from ..models.compliance import ComplianceRun
+from ..web.auth import current_actor, requires
+from ..web.request import db_session
 from .common import Blueprint, Date, Int, Query, QuerySchema, Schema, Str, shanghai_now
 from .common import DateTime as DateTimeField
-from .context import db_session
 
 runs_bp = Blueprint("compliance", __name__, description="Compliance runs (§5)")
 flags_bp = Blueprint("flags", __name__, description="Compliance flags and their review (§5)")

@@ -8,13 +8,13 @@ from flask import current_app
 from flask.views import MethodView
 
 from .. import escrow
-from ..auth import requires
-from ..escrow import consumption, enrollments, instructions, refunds, views
+from ..access.scope import actor_of, get_in_scope
+from ..escrow import consumption, enrollments, instructions, queries, refunds
 from ..models.escrow import Consumption, Instruction, Refund
-from ..scope import actor_of, get_in_scope
+from ..web.auth import requires
+from ..web.request import db_session, session_factory
 from . import escrow_schemas as s
 from .common import Blueprint, Query, shanghai_now
-from .context import db_session, session_factory
 from .idempotency import money_moving, remember
 
 enrollments_bp = Blueprint("escrow_enrollments", __name__,
@@ -236,7 +236,7 @@ class InstitutionSummary(MethodView):
     @requires("regulator", "institution")
     @ledger_bp.response(200, s.SummaryOut)
     def get(self, institution_id: int) -> Any:
-        return views.institution_summary(db_session(), institution_id)
+        return queries.institution_summary(db_session(), institution_id)
 
 
 @ledger_bp.route("/escrow/entries")
@@ -246,7 +246,7 @@ class Entries(MethodView):
     @ledger_bp.response(200, s.EntryOut(many=True))
     @ledger_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), views.entries_query(db_session(), **args))
+        return Query(db_session(), queries.entries_query(db_session(), **args))
 
 
 blueprints = [enrollments_bp, consumptions_bp, refunds_bp, ledger_bp]

@@ -26,10 +26,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import errors as domain
-from ..auth import current_actor
 from ..escrow.retry import is_retryable
 from ..models import IdempotentResponse
-from .context import db_session
+from ..web.auth import current_actor
+from ..web.request import db_session
 from .errors import STATUS_OF, body
 
 F = TypeVar("F", bound=Callable[..., Any])

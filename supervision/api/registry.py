@@ -7,12 +7,13 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 
-from .. import audit, registry
-from ..auth import current_actor, requires
+from .. import registry
+from ..access import audit
+from ..web.auth import current_actor, requires
+from ..web.request import db_session
 from . import registry_schemas as rs
 from .common import Blueprint, Query, QuerySchema, Schema, Str
 from .common import DateTime as DateTimeField
-from .context import db_session
 
 me_bp = Blueprint("me", __name__, description="Who is calling")
 audit_bp = Blueprint("audit", __name__, description="The append-only audit log (§7)")

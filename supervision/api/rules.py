@@ -7,11 +7,11 @@ from typing import Any
 import marshmallow as ma
 from flask.views import MethodView
 
-from ..auth import requires
+from ..access.scope import policy_of
 from ..compliance.catalogue import catalogue_with_parameters
-from ..scope import policy_of
+from ..web.auth import requires
+from ..web.request import db_session
 from .common import Blueprint, Schema, Str
-from .context import db_session
 
 bp = Blueprint("rules", __name__, description="The rulebook: codes, severity, legal basis")
 

@@ -11,14 +11,14 @@ from flask import current_app, request
 from flask.views import MethodView
 from werkzeug.exceptions import BadRequest
 
-from ..auth import current_actor, requires
+from ..access.scope import get_in_scope
 from ..errors import Invalid, Unauthenticated
 from ..escrow import statements, trustee
 from ..models.trustee import Statement
-from ..scope import get_in_scope
+from ..web.auth import current_actor, requires
+from ..web.request import db_session
 from .common import Blueprint, DateTime, Int, Query, QuerySchema, Schema, Str, money
 from .common import Date as DateField
-from .context import db_session
 from .errors import flatten
 
 events_bp = Blueprint("trustee", __name__, description="Signed events from the trustee (§6)")

@@ -42,11 +42,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of
 from ..db import is_postgres
 from ..models import AuditLog, OutboxMessage
 from ..models.base import UTCDateTime
 from ..models.compliance import Flag, FlagEvent
-from ..scope import actor_of
 from .flags import REOPEN_ON_DETECTION
 from .model import Finding
 

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import notify
+from ..access.scope import actor_of
 from ..models.base import utcnow
 from ..models.compliance import Flag, FlagEvent
-from ..scope import actor_of
 
 REOPEN_ON_DETECTION = ("resolved", "cleared")
 # What the engine may clear when a condition is no longer found: once a regulator has ordered

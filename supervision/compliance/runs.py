@@ -22,16 +22,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, String, and_, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from .. import clock
-from ..access import require_citywide_regulator
+from .. import calendar, clock
+from ..access.policy import require_citywide_regulator
+from ..access.scope import actor_of
 from ..clock import SHANGHAI
 from ..db import is_postgres
 from ..errors import NotFound
 from ..models import ClassSession
 from ..models.base import utcnow
 from ..models.compliance import ComplianceRun, Flag
-from ..scope import actor_of
-from . import calendar, flag_sets
+from . import flag_sets
 from .flags import CLEARABLE, OUTSTANDING, raise_flag, rule_title
 from .model import Finding, Window
 

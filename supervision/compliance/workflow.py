@@ -14,12 +14,12 @@ from sqlalchemy import ColumnElement, Select, and_, case, select
 from sqlalchemy.orm import Session
 
 from .. import notify
-from ..access import require_role
+from ..access.policy import require_role
+from ..access.scope import Actor, get_in_scope, scoped
 from ..errors import Conflict, Invalid
 from ..models import Institution
 from ..models.base import utcnow
 from ..models.compliance import Flag, FlagEvent
-from ..scope import Actor, get_in_scope, scoped
 from .flags import SEVERITY_RANK, record_event, rule_title
 
 # action: (statuses it may start from, status it leads to)

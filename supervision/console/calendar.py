@@ -8,11 +8,11 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from .. import calendar as cal
 from .. import clock
-from ..access import is_citywide_regulator
-from ..api.context import db_session
-from ..compliance import calendar as cal
+from ..access.policy import is_citywide_regulator
 from ..errors import Forbidden, Invalid, NotFound
+from ..web.request import db_session
 from . import bp, queries
 from .forms import CalendarDayForm, CalendarDeleteForm, SchoolYearForm
 from .signin import console_actor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 
-from ..api.context import db_session
+from ..web.request import db_session
 from . import bp, queries
 from .charts import custody_by_district_chart, flags_by_district_chart, rule_chart
 from .escrow_view import custody_by_district

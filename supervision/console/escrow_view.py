@@ -15,11 +15,11 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..access.scope import Actor, scope_clause
 from ..compliance.rules.sql import local_day
-from ..escrow import views as escrow_views
+from ..escrow import queries
 from ..models import Institution
 from ..models.escrow import LedgerAccount, LedgerEntry
-from ..scope import Actor, scope_clause
 from .labels import SHANGHAI
 
 EPOCH = dt.date(1970, 1, 1)
@@ -90,5 +90,5 @@ def custody_by_district(session: Session, actor: Actor) -> dict[str, int]:
 
 def institution_summary(session: Session, institution_id: int) -> dict[str, int]:
     """The six buckets, custody and suspense of API.md §4 (B1's service, as the API uses)."""
-    return {k: v for k, v in asdict(escrow_views.institution_summary(session, institution_id))
+    return {k: v for k, v in asdict(queries.institution_summary(session, institution_id))
             .items() if k != "institution_id"}

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..access.scope import policy_of
 from ..compliance.catalogue import CATALOGUE, parameter_value
 from ..models import Flag, Institution
-from ..scope import policy_of
 from ..wording import holiday_zh, yuan
 from .labels import (
     BACKGROUND,

@@ -14,11 +14,11 @@ from sqlalchemy import Select
 from werkzeug.wrappers import Response
 
 from .. import clock, registry
-from ..api.context import db_session
 from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Flag, Institution
+from ..web.request import db_session
 from . import bp, queries
 from .evidence import describe_flag
 from .forms import FlagActionForm, FlagFilterForm, options

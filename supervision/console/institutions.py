@@ -10,10 +10,10 @@ from flask import current_app, render_template, request
 from sqlalchemy.orm import Session
 
 from .. import clock, registry
-from ..api.context import db_session
 from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
 from ..models import Course, Flag, Institution, Teacher
+from ..web.request import db_session
 from . import bp, queries
 from .charts import custody_chart
 from .escrow_view import custody_history, institution_summary

@@ -10,8 +10,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from ..api.context import db_session
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from ..web.request import db_session
 from . import bp, csrf
 from .forms import SignOutForm
 from .signin import PUBLIC_ENDPOINTS, load_console_actor

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from ..access.scope import Actor, scope_clause
 from ..compliance.catalogue import CATALOGUE
 from ..compliance.flags import OUTSTANDING
 from ..models import CalendarOverride, Flag, Institution
-from ..scope import Actor, scope_clause
 from .labels import SEVERITY_ORDER
 
 

@@ -16,18 +16,18 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from ..api.context import db_session
-from ..errors import Unauthenticated
-from ..models import Principal
-from ..principals import (
+from ..access.principals import (
     actor_for,
     authenticate,
     console_principal,
     end_console_session,
     start_console_session,
 )
-from ..scope import Actor
-from ..security import signin_throttle
+from ..access.scope import Actor
+from ..errors import Unauthenticated
+from ..models import Principal
+from ..web.request import db_session
+from ..web.security import signin_throttle
 from . import bp
 from .forms import SignInForm, SignOutForm
 

@@ -1,6 +1,6 @@
 """Escrow (API.md §4, RULES.md §3): enrollments, the double-entry ledger, consumption,
-refunds, releases. The trustee side (events in, instructions out, statements) is trustee.py,
-statements.py and sandbox.py; they call the ledger through ledger_api.py."""
+refunds, releases. The trustee side (events in, instructions out) is trustee.py, statements and
+reconciliation are statements/; the stand-in trustee for demos is devtools/trustee_sandbox.py."""
 
 from .consumption import (
     auto_confirm_due,
@@ -11,8 +11,8 @@ from .consumption import (
 from .deposits import apply_deposit
 from .enrollments import create_enrollment
 from .instructions import create_release_run, instruction_executed, instruction_failed
+from .queries import custody_balance, escrow_status, trial_balance, verify_ledger
 from .refunds import approve_refund, auto_approve_due, reject_refund, request_refund
-from .views import custody_balance, escrow_status, trial_balance, verify_ledger
 
 __all__ = [
     "apply_deposit",

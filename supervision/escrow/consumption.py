@@ -8,18 +8,18 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, get_in_scope, policy_of, scoped
+from ..calendar import add_working_days
 from ..clock import SHANGHAI
-from ..compliance.calendar import add_working_days
 from ..compliance.flags import raise_flag
 from ..errors import Conflict, Invalid, RuleViolation
 from ..models import ClassSession, Course, Institution
 from ..models.escrow import Consumption, Enrollment
 from ..notify import enqueue
-from ..scope import actor_of, get_in_scope, policy_of, scoped
 from ..wording import yuan
 from . import ledger
 from .ledger import Move, table
-from .rows import locked_one
+from .locks import locked_one
 
 
 def working_days_later(session: Session, at: dt.datetime, days: int) -> dt.datetime:

@@ -16,7 +16,7 @@ from ..notify import enqueue
 from ..wording import yuan
 from . import ledger
 from .ledger import Move
-from .rows import for_update
+from .locks import for_update
 
 # deposits.trustee_txn_id is a String(64); a reused id's own key carries this mark.
 TXN_ID_MAX = 64

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, get_in_scope, policy_of, scoped
 from ..db import is_postgres
 from ..errors import Forbidden, Invalid, RuleViolation
 from ..models import Course, Institution
 from ..models.escrow import Enrollment
-from ..scope import actor_of, get_in_scope, policy_of, scoped
 from . import ledger
 from .ledger import AccountState
 

@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import Select, exists, select, text
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, scope_clause, scoped
 from ..db import is_postgres
 from ..models import Institution
 from ..models.base import utcnow
 from ..models.escrow import Enrollment, Instruction, LedgerAccount, LedgerHold, Refund, ReleaseRun
 from ..notify import enqueue
-from ..scope import actor_of, scope_clause, scoped
 from . import ledger
 from .ledger import AccountState, Move, NewHold, Post
-from .rows import locked_one
+from .locks import locked_one
 
 # Any constant will do: it only has to be the same in every process.
 _RELEASE_RUN_LOCK = 0x5356_5245_4C45_4153  # "SVRELEAS"

@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, RuleViolation
 from ..models.base import utcnow
 from ..models.escrow import LedgerAccount, LedgerHold
-from . import bulk
-from .bulk import table
+from . import pg_batch
+from .pg_batch import table
 
 BUCKETS = ("held", "pending_confirmation", "confirmed", "released", "refund_pending",
            "refunded")
@@ -190,8 +190,8 @@ def lock_accounts(session: Session, *, codes: Iterable[str] = (),
     cols = [LedgerAccount.id, LedgerAccount.code, LedgerAccount.kind, LedgerAccount.normal,
             LedgerAccount.enrollment_id, *(getattr(LedgerAccount, c) for c in _COUNTERS)]
     stmt = (select(*cols)
-            .where(or_(bulk.member_of(session, LedgerAccount.code, codes),
-                       bulk.member_of(session, LedgerAccount.id, ids)))
+            .where(or_(pg_batch.member_of(session, LedgerAccount.code, codes),
+                       pg_batch.member_of(session, LedgerAccount.id, ids)))
             .order_by(LedgerAccount.id).with_for_update())
     states = {row.code: AccountState(*row) for row in session.execute(stmt)}
     missing = set(codes) - set(states)
@@ -273,7 +273,7 @@ def _apply_deltas(session: Session, states: dict[str, AccountState],
             overdrawn.append(s)
     if overdrawn:
         raise Insufficient(overdrawn)
-    bulk.add_counters(session, [(states[code].id, d[0], d[1], d[2], d[3])
+    pg_batch.add_counters(session, [(states[code].id, d[0], d[1], d[2], d[3])
                                 for code, d in delta.items() if any(d)])
 
 
@@ -313,7 +313,7 @@ def _insert_entries(session: Session, states: dict[str, AccountState], moves: Se
         h = p.hold
         pair(code_of[h.debit_account_id], code_of[h.credit_account_id], h.amount_fen, p.kind,
              h.enrollment_id, h.institution_id, p.ref_type, p.ref_id, p.trustee_txn_id)
-    bulk.insert_entries(session, rows)
+    pg_batch.insert_entries(session, rows)
 
 
 # --- reading ---------------------------------------------------------------------------------

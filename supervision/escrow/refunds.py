@@ -8,17 +8,17 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ..access.scope import Actor, actor_of, get_in_scope, policy_of, scoped
 from ..compliance.flags import raise_flag
 from ..errors import Conflict, RuleViolation
 from ..models.escrow import Enrollment, Instruction, LedgerHold, Refund
 from ..notify import enqueue
-from ..scope import Actor, actor_of, get_in_scope, policy_of, scoped
 from ..wording import yuan
 from . import ledger
 from .consumption import working_days_later
 from .instructions import refund_instruction
 from .ledger import Move, NewHold, Post
-from .rows import locked_one
+from .locks import locked_one
 
 
 def request_refund(session: Session, enrollment_id: int, *, reason: str,

@@ -20,12 +20,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import outbound
+from ..access.scope import SYSTEM, Actor
 from ..db import transaction
 from ..errors import Invalid, Unauthenticated
 from ..models.base import utcnow
 from ..models.escrow import Instruction
 from ..models.trustee import InstructionDelivery, TrusteeEvent
-from ..scope import SYSTEM, Actor
+from .deposits import apply_deposit
+from .instructions import instruction_executed, instruction_failed
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +113,9 @@ def _replay(seen: TrusteeEvent, digest: str) -> EventResult:
 
 
 def _apply(session: Session, event: dict[str, Any]) -> str:
-    from . import ledger_api
-
     kind = event["type"]
     if kind == "deposit.received":
-        return ledger_api.apply_deposit(
+        return apply_deposit(
             session, event_id=event["event_id"], payment_reference=event["payment_reference"],
             amount_fen=event["amount_fen"], trustee_txn_id=event["trustee_txn_id"],
             received_at=event["received_at"])
@@ -129,9 +129,9 @@ def _apply(session: Session, event: dict[str, Any]) -> str:
         return f"already_{instruction.status}"
     # Each resolves the instruction's holds once and says so ("executed" | "already_...").
     if kind == "instruction.executed":
-        return ledger_api.instruction_executed(session, instruction.id, event["trustee_txn_id"],
+        return instruction_executed(session, instruction.id, event["trustee_txn_id"],
                                                event["executed_at"])
-    return ledger_api.instruction_failed(session, instruction.id, event["reason"])
+    return instruction_failed(session, instruction.id, event["reason"])
 
 
 # --- outbound --------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 from .auth import AuditLog, ConsoleSession, IdempotentResponse, Principal
 from .base import Base
 from .compliance import CalendarOverride, ComplianceRun, Flag, FlagEvent, JobClaim, SchoolYear
-from .escrow import Enrollment, Instruction, LedgerEntry  # noqa: F401  (registers escrow tables)
+from .escrow import Enrollment, Instruction, LedgerEntry  # noqa: F401  (registers escrow tables
 from .outbox import OutboxMessage
 from .registry import ClassSession, Course, Institution, RosterEntry, Teacher, Venue
-from .trustee import Statement, TrusteeEvent  # noqa: F401  (registers trustee tables)
+from .trustee import Statement, TrusteeEvent  # noqa: F401  (registers trustee tables
 
 __all__ = [
     "AuditLog",

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, get_in_scope, policy_of, scoped
 from ..errors import Conflict, Invalid, RuleViolation
 from ..models import ClassSession, Course, Institution, Teacher, Venue
-from ..scope import actor_of, get_in_scope, policy_of, scoped
 from ._checks import Errors, add, one_of, raise_if, reject_unknown, require
 from .institutions import CATEGORIES
 

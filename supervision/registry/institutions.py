@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, get_in_scope, policy_of, scoped
 from ..errors import Conflict, Invalid, NotFound
 from ..identifiers import uscc_error
 from ..models import Flag, Institution, Venue
-from ..scope import actor_of, get_in_scope, policy_of, scoped
 from ._checks import Errors, add, as_date, one_of, raise_if, reject_unknown, require
 
 CATEGORIES = ("subject", "non_subject")

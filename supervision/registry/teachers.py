@@ -12,17 +12,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..access import require_citywide_regulator
+from ..access.policy import require_citywide_regulator
+from ..access.scope import Actor, actor_of, get_in_scope, scope_clause, scoped, settings_of
 from ..errors import Invalid
-from ..identifiers import (
-    cert_error,
-    cert_level,
-    hash_id_number,
-    id_number_error,
-    mask_id_number,
-)
+from ..identifiers import cert_error, cert_level, hash_id_number, id_number_error, mask_id_number
 from ..models import Institution, RosterEntry, Teacher
-from ..scope import Actor, actor_of, get_in_scope, scope_clause, scoped, settings_of
 from ._checks import Errors, add, as_date, one_of, raise_if, reject_unknown, require
 
 # The API's five levels, plus the two other certificate types of RULES.md §6, so a level can

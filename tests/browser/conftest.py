@@ -22,9 +22,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from supervision import clock, create_app
+from supervision.access.scope import SYSTEM
 from supervision.db import transaction
 from supervision.models import Base
-from supervision.scope import SYSTEM
 
 CHROMIUM = os.environ.get("SUPERVISION_CHROMIUM") or shutil.which("chromium") \
     or "/usr/bin/chromium"
@@ -53,11 +53,11 @@ def book_money(session: Any, families: int = 6) -> None:
     the escrow services: the institution and dashboard pages then have money to show."""
     from sqlalchemy import select
 
+    from supervision.access.principals import actor_for, create_principal
     from supervision.escrow.consumption import record_attendance
     from supervision.escrow.deposits import apply_deposit
     from supervision.escrow.enrollments import create_enrollment
     from supervision.models import ClassSession, Course, Institution
-    from supervision.principals import actor_for, create_principal
 
     now = clock.now()
     courses = session.scalars(select(Course).join(Institution).where(
@@ -100,7 +100,7 @@ def live() -> Iterator[Live]:
     if reason:
         pytest.skip(f"browser tests need Chromium and chromedriver: {reason}")
     from supervision.compliance.runs import run_compliance
-    from supervision.demo import seed_demo
+    from supervision.devtools.demo import seed_demo
 
     folder = tempfile.TemporaryDirectory(prefix="console-browser-")
     app = create_app({"DATABASE_URL": f"sqlite:///{Path(folder.name) / 'live.sqlite3'}",

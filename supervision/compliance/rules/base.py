@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import Session
 
+from ...access.scope import settings_of
 from ...models import Course
-from ...scope import settings_of
 from ...wording import zh_date
 from ..catalogue import CATALOGUE, parameter_value
 from ..model import Finding, Window

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .. import calendar
+from ... import calendar
 from .base import Context
 
 

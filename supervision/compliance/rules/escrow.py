@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import aliased
 
+from ... import calendar
 from ...models import ClassSession, Course, Institution, Venue
 from ...models.escrow import Enrollment, LedgerAccount, Refund
 from ...wording import yuan, zh_date
-from .. import calendar
 from ..catalogue import CATALOGUE
 from ..model import Finding
 from .base import Context, Evaluator

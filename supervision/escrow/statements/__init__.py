@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ... import clock, outbound
+from ...access.scope import SYSTEM, Actor, scope_clause
 from ...db import is_postgres, transaction
 from ...errors import Conflict, DomainError, Invalid
 from ...models import Institution
 from ...models.escrow import LedgerAccount
 from ...models.trustee import Statement, StatementLine
-from ...scope import SYSTEM, Actor, scope_clause
 from .format import (
     DIRECTIONS,
     LineIn,

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
-from .models import Institution
+from ..errors import NotFound
+from ..models import Institution
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Select, event, insert, inspect, select
 from sqlalchemy.orm import Session, UOWTransaction
 
-from .models import AuditLog
-from .models.base import utcnow
+from ..models import AuditLog
+from ..models.base import utcnow
 from .scope import Actor, actor_of, scoped
 
 

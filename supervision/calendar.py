@@ -28,10 +28,10 @@ from lunar_python import Lunar, Solar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..access import require_citywide_regulator
-from ..errors import Invalid, NotFound
-from ..models.compliance import CalendarOverride, SchoolYear
-from ..scope import actor_of, policy_of
+from .access.policy import require_citywide_regulator
+from .access.scope import actor_of, policy_of
+from .errors import Invalid, NotFound
+from .models.compliance import CalendarOverride, SchoolYear
 
 ONE_DAY = dt.timedelta(days=1)
 VACATION_NAMES = {"winter": "寒假", "summer": "暑假"}

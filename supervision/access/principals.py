@@ -11,9 +11,9 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import clock
-from .errors import Invalid, NotFound, Unauthenticated
-from .models import ConsoleSession, Institution, Principal
+from .. import clock
+from ..errors import Invalid, NotFound, Unauthenticated
+from ..models import ConsoleSession, Institution, Principal
 from .scope import Actor, policy_of, settings_of
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def actor_for(principal: Principal) -> Actor:
 @functools.cache
 def demo_token_hashes() -> frozenset[str]:
     # Late import: the demo module builds on this one.
-    from .demo import DEMO_PRINCIPALS
+    from ..devtools.demo import DEMO_PRINCIPALS
 
     return frozenset(hash_token(token) for token, *_ in DEMO_PRINCIPALS)
 

@@ -8,9 +8,9 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from .errors import Forbidden, Unauthenticated
-from .principals import authenticate
-from .scope import Actor
+from ..access.principals import authenticate
+from ..access.scope import Actor
+from ..errors import Forbidden, Unauthenticated
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,7 +24,7 @@ def load_actor() -> Actor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing bearer token")
-    from .api.context import db_session  # late: the API layer owns the request session
+    from .request import db_session  # late: the API layer owns the request session
 
     session = db_session()
     actor = authenticate(session, token.strip())

@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from .errors import Invalid, Unauthenticated
+from ..errors import Invalid, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ def _verified_principal_id() -> int | None:
 
     try:
         if request.path.startswith(CONSOLE_PREFIX):
-            from .console.signin import load_console_actor
+            from ..console.signin import load_console_actor
 
             console_actor = load_console_actor()
             return console_actor.principal_id if console_actor is not None else None

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, get_in_scope, scope_clause, scoped
 from ..models import Institution
 from ..models.escrow import Enrollment, LedgerAccount, LedgerEntry, LedgerHold
-from ..scope import actor_of, get_in_scope, scope_clause, scoped
 from . import ledger
 from .enrollments import remaining_hours
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ..access.scope import actor_of, scope_clause
 from ..errors import NotFound
-from ..scope import actor_of, scope_clause
 
 T = TypeVar("T")
 

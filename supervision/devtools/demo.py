@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock
-from .clock import SHANGHAI
-from .identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
-from .models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
-from .principals import actor_for, hash_token
-from .scope import SYSTEM, settings_of
+from .. import clock
+from ..access.principals import actor_for, hash_token
+from ..access.scope import SYSTEM, settings_of
+from ..clock import SHANGHAI
+from ..identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
+from ..models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
 
 MARKER_USCC_SEED = 20211124  # the day Wuxi's trust model went live; seeds the generator
 
@@ -236,7 +236,7 @@ def _as(session: Session, token: str) -> None:
 def seed_escrow(session: Session, now: dt.datetime) -> dict[str, int]:
     """Enrollments paid through the trustee's deposits, attendance, a confirmation, a refund
     request and one unmatched deposit, all through the same services as the API."""
-    from .escrow import (
+    from ..escrow import (
         apply_deposit,
         confirm_consumption,
         create_enrollment,

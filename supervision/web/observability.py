@@ -38,8 +38,8 @@ from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMet
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import clock
-from .models import Flag, OutboxMessage
+from .. import clock
+from ..models import Flag, OutboxMessage
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # What we accept from a client or a load balancer as a request id: short, printable, no spaces or

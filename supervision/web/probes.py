@@ -8,7 +8,7 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
 
 from . import observability
-from .api.context import db_session
+from .request import db_session
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,7 @@ and pass every check here.
 
 from __future__ import annotations
 
-from .errors import Forbidden
+from ..errors import Forbidden
 from .scope import Actor
 
 SYSTEM_ROLE = "system"
