@@ -181,6 +181,7 @@ def test_werkzeugs_own_plain_text_handler_is_taken_off_so_nothing_is_written_twi
 
 
 @pytest.mark.slow
+@pytest.mark.other_processes
 def test_gunicorn_writes_one_json_access_line_per_request_and_nothing_else_per_request(
         tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")
