@@ -67,11 +67,21 @@ def actor_for(principal: Principal) -> Actor:
                  institution_id=principal.institution_id, district_code=principal.district_code)
 
 
+# The published demo principals (devtools/demo.py loads them; the README shows their tokens).
+# `demo seed` refuses to run when SUPERVISION_ENV is "production", and `authenticate` refuses
+# these tokens there even when a database seeded earlier still holds them.
+DEMO_PRINCIPALS = [
+    ("demo-regulator-wuxi", "regulator", "无锡市教育局（演示）", None, None),
+    ("demo-regulator-liangxi", "regulator", "梁溪区教育局（演示）", None, "320213"),
+    ("demo-institution-xixin", "institution", "锡心学堂（演示）", "锡心学堂培训中心", None),
+    ("demo-institution-xinwu", "institution", "新吴英才（演示）", "新吴英才培训学校", None),
+    ("demo-parent-zhang", "parent", "张女士（演示家长）", None, None),
+    ("demo-parent-li", "parent", "李先生（演示家长）", None, None),
+]
+
+
 @functools.cache
 def demo_token_hashes() -> frozenset[str]:
-    # Late import: the demo module builds on this one.
-    from ..devtools.demo import DEMO_PRINCIPALS
-
     return frozenset(hash_token(token) for token, *_ in DEMO_PRINCIPALS)
 
 

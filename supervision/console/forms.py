@@ -26,7 +26,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..api.common import FORBIDDEN_CLASS
+from ..text import FORBIDDEN_CLASS
 
 # The same characters as the API refuses: controls, zero-width, bidi overrides, lone surrogates.
 _CONTROL = re.compile(f"[{FORBIDDEN_CLASS}]")

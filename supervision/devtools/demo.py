@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import clock
-from ..access.principals import actor_for, hash_token
+from ..access.principals import DEMO_PRINCIPALS, actor_for, hash_token
 from ..access.scope import SYSTEM, settings_of
 from ..clock import SHANGHAI
 from ..identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
@@ -24,17 +24,6 @@ from ..models import ClassSession, Course, Institution, Principal, RosterEntry, 
 
 MARKER_USCC_SEED = 20211124  # the day Wuxi's trust model went live; seeds the generator
 
-# Fixed demo tokens so that the README can show them; `demo seed` refuses to run when
-# SUPERVISION_ENV is "production", and principals.authenticate refuses these tokens there even
-# when a database seeded earlier still holds them.
-DEMO_PRINCIPALS = [
-    ("demo-regulator-wuxi", "regulator", "无锡市教育局（演示）", None, None),
-    ("demo-regulator-liangxi", "regulator", "梁溪区教育局（演示）", None, "320213"),
-    ("demo-institution-xixin", "institution", "锡心学堂（演示）", "锡心学堂培训中心", None),
-    ("demo-institution-xinwu", "institution", "新吴英才（演示）", "新吴英才培训学校", None),
-    ("demo-parent-zhang", "parent", "张女士（演示家长）", None, None),
-    ("demo-parent-li", "parent", "李先生（演示家长）", None, None),
-]
 
 
 @dataclass
