@@ -46,7 +46,8 @@ def test_the_month_shows_statutory_holidays_and_adjusted_working_days(
 def test_a_year_without_statutory_data_is_announced(browser: Browser) -> None:
     page = text(browser.get("/console/calendar?month=2027-03"))
     assert 'id="coverage-2027"' in page
-    assert "推定（无数据）" in page
+    assert "推算（放假办法与周末）" in page
+    assert "调休安排尚未录入" in page
 
 
 def test_a_regulator_loads_a_holiday_the_package_does_not_know(browser: Browser,

@@ -149,8 +149,10 @@ def check_calendar_coverage(session: Session, as_of: dt.datetime) -> list[str]:
     spec = _catalogue().get(CALENDAR_RULE)
     for subject in missing:
         if _YEAR.match(subject):
-            summary = (f"{subject}年法定节假日及调休数据缺失：软件包未收录、也未录入，"
-                       f"请按国务院放假安排录入（日历维护）")
+            # The statutory days are computed from the holiday law; only the State Council's
+            # yearly 调休 swaps (adjusted working days) cannot be known in advance.
+            summary = (f"{subject}年调休安排尚未录入：法定节假日已按《全国年节及纪念日放假办法》"
+                       f"推算，调休上班日须按国务院放假安排录入（日历维护）")
             what = "statutory_holidays"
         else:
             summary = f"{subject}学年寒暑假日期未配置，请按无锡市校历录入"

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from ...models import ClassSession, Course, Teacher
-from ...wording import holiday_zh
+from ...wording import holiday_zh, zh_date
 from ..model import Finding, Window
 from .base import Context, Evaluator, session_finding
 from .days import LocalDay, days_by_date, window_calendar
@@ -52,7 +52,7 @@ def _on_weekend(ctx: Context, j: Joined) -> Any:
 def _word_weekend(ctx: Context, row: Any) -> tuple[str, dict[str, Any]]:
     day = _day(ctx, row)
     detail = "周末（非调休上班日）" if day.source != "fallback" \
-        else "周末（节假日数据缺失，按周六周日判断）"
+        else "周末（调休安排尚未录入，按周六周日判断）"
     return detail, _day_evidence(day)
 
 
@@ -154,10 +154,10 @@ def calendar_data_missing(ctx: Context) -> Iterator[Finding]:
         count = _judged_sessions_between(ctx, days[0].lo, days[-1].hi)
         if not count:
             continue
-        first, last = days[0].day.isoformat(), days[-1].day.isoformat()
+        first, last = zh_date(days[0].day), zh_date(days[-1].day)
         if what == "statutory_holidays":
-            summary = (f"{subject_id}年法定节假日及调休数据缺失（{first}至{last}按周六周日判断），"
-                       f"涉及{count}节学科类课程，请导入国务院放假安排")
+            summary = (f"{subject_id}年调休安排尚未录入（{first}至{last}的法定节假日按放假办法推算、"
+                       f"周末按周六周日判断），涉及{count}节学科类课程，请导入国务院放假安排")
         else:
             summary = (f"{subject_id}学年寒暑假日期未配置（{first}至{last}无法判断假期），"
                        f"涉及{count}节学科类课程，请配置校历")
