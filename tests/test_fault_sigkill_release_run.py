@@ -144,7 +144,7 @@ class Server:
             try:
                 if requests.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer on a busy machine
                 pass
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             time.sleep(0.1)
