@@ -2,6 +2,7 @@
 
 from .auth import AuditLog, ConsoleSession, IdempotentResponse, Principal
 from .base import Base
+from .complaints import Complaint, ComplaintResponse, Review, Tip
 from .compliance import CalendarOverride, ComplianceRun, Flag, FlagEvent, JobClaim, SchoolYear
 from .escrow import Enrollment, Instruction, LedgerEntry  # noqa: F401  (registers escrow tables
 from .outbox import OutboxMessage
@@ -13,6 +14,8 @@ __all__ = [
     "Base",
     "CalendarOverride",
     "ClassSession",
+    "Complaint",
+    "ComplaintResponse",
     "ComplianceRun",
     "ConsoleSession",
     "Course",
@@ -23,8 +26,10 @@ __all__ = [
     "JobClaim",
     "OutboxMessage",
     "Principal",
+    "Review",
     "RosterEntry",
     "SchoolYear",
     "Teacher",
+    "Tip",
     "Venue",
 ]
