@@ -36,13 +36,13 @@ from gunicorn import util as gunicorn_util  # noqa: E402
 from supervision.config import load_settings  # noqa: E402
 
 _settings = load_settings()
-_log_level = str(_settings.get("LOG_LEVEL") or "INFO").upper()
+_log_level = _settings.log_level.upper()
 
 wsgi_app = "wsgi:app"
-bind = [str(_settings["BIND"])]
-workers = int(_settings["WEB_CONCURRENCY"])
+bind = [_settings.bind]
+workers = _settings.web_concurrency
 worker_class = "gthread"
-threads = int(_settings["WEB_THREADS"])
+threads = _settings.web_threads
 preload_app = False
 timeout = 30
 graceful_timeout = 20

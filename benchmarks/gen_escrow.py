@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from supervision import create_app
 from supervision.access.principals import actor_for, create_principal
 from supervision.access.scope import SYSTEM
+from supervision.config import Settings
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import apply_deposit, create_enrollment, ledger
 from supervision.escrow.queries import trial_balance, verify_ledger
@@ -306,7 +307,8 @@ def generate(url: str, *, seed: int = 2026, bulk: int = 100_000,
     return m
 
 
-def check_books(factory: Any, settings: dict[str, Any]) -> None:
+def check_books(factory: Any, settings: Settings) -> None:
+
     started = time.perf_counter()
     with transaction(factory, settings=settings, actor=SYSTEM) as session:
         tb = trial_balance(session)

@@ -44,7 +44,7 @@ from supervision import clock
 from supervision.access.principals import actor_for, create_principal
 from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
-from supervision.config import load_settings
+from supervision.config import Settings, load_settings
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import apply_deposit, create_enrollment, trial_balance, verify_ledger
 from supervision.identifiers import fake_id_number, fake_uscc, hash_id_number, mask_id_number
@@ -144,10 +144,10 @@ def generate(url: str, seed: int) -> DataSet:
 
 
 def _teacher(session: Any, rng: random.Random, inst: Institution,
-             settings: dict[str, Any]) -> Teacher:
+             settings: Settings) -> Teacher:
     number = fake_id_number(rng)
     teacher = Teacher(institution_id=inst.id, name=rng.choice(["王老师", "李老师", "张老师"]),
-                      id_number_hash=hash_id_number(number, settings["ID_HASH_KEY"]),
+                      id_number_hash=hash_id_number(number, settings.id_hash_key),
                       id_number_masked=mask_id_number(number), qualification_cert_no=None,
                       cert_level=None, cert_subject=None, is_inservice_school_teacher=False,
                       background_check_status="clear",

@@ -9,9 +9,9 @@ money: fen never pass through a float.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from .clock import SHANGHAI
+
 # The chinesecalendar package names its holidays in English; an officer reads them in Chinese.
 HOLIDAY_ZH = {
     "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",

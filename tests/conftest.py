@@ -122,8 +122,10 @@ def app(request: pytest.FixtureRequest, database_url: str, connection: Connectio
         app = create_app({"DATABASE_URL": database_url, "TESTING": True, **settings_overrides})
     else:
         app = shared_app
-        # A test may change settings in place; the next one starts from the originals.
+        # Settings are frozen, but a test may put changed ones (dataclasses.replace) in their
+        # place, or touch the policy's nested dicts: the next test starts from the originals.
         app.config["SUPERVISION"] = copy.deepcopy(app.config["PRISTINE_SETTINGS"])
+
     # Every session the app opens joins the test's transaction through a savepoint, so the
     # app's own commits are real commits of a savepoint and everything is undone at the end.
     factory = sessionmaker(bind=connection, expire_on_commit=False,

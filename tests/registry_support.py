@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision.access.scope import Actor
+from supervision.clock import SHANGHAI
 from supervision.identifiers import fake_cert_no, fake_id_number, fake_uscc
 from supervision.models import AuditLog
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 _rng = random.Random(31337)
 _seq = itertools.count(1)
 

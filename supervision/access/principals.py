@@ -106,7 +106,7 @@ def refusal(session: Session, principal: Principal) -> str | None:
     # The demo tokens are printed in the README: a database seeded for a demo and later run in
     # production must not accept them. Refusing here, per request, needs no start-up step that
     # every gunicorn worker would repeat, and works before `db upgrade` has made any table.
-    if (settings_of(session).get("ENV") == "production"
+    if (settings_of(session).env == "production"
             and principal.token_hash in demo_token_hashes()):
         _warn_demo_refused()
         return "demo token refused in production"

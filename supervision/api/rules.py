@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from ..access.scope import policy_of
 from ..compliance.catalogue import catalogue_with_parameters
+from ..vocab import SEVERITIES
 from ..web.auth import requires
 from ..web.request import db_session
 from .common import Blueprint, Schema, Str
@@ -20,7 +21,7 @@ class RuleSchema(Schema):
     code = Str(metadata={"example": "LATE_END_OFFLINE"})
     title = Str(metadata={"description": "中文标题 / English title",
                           "example": "线下培训结束时间晚于20:30 / Offline session ends too late"})
-    severity = Str(metadata={"enum": ["critical", "high", "medium", "low"], "example": "medium"})
+    severity = Str(metadata={"enum": list(SEVERITIES), "example": "medium"})
     legal_basis = Str(metadata={"example": "中办发〔2021〕40号《关于进一步减轻义务教育阶段学生"
                                            "作业负担和校外培训负担的意见》"})
     parameters = ma.fields.Dict(keys=Str(), values=ma.fields.Raw(),

@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Severity = Literal["critical", "high", "medium", "low"]
 # How a run clears a rule's open flags that were not found again:
 # "session"  - only flags whose subject is a session starting inside the window (sessions outside
 #              it were not judged). Such a rule may also report a non-session subject (the

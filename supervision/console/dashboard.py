@@ -18,7 +18,7 @@ NO_DISTRICT_LABEL = "系统/未关联机构"
 def dashboard() -> str:
     actor = console_actor()
     session = db_session()
-    districts: dict[str, str] = dict(current_app.config["SUPERVISION"]["POLICY"]["districts"])
+    districts: dict[str, str] = dict(current_app.config["SUPERVISION"].policy["districts"])
     if actor.district_code:
         districts = {actor.district_code: districts.get(actor.district_code,
                                                         actor.district_code)}

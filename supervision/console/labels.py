@@ -11,10 +11,11 @@ from typing import Any
 from flask import Flask, current_app
 
 from ..clock import SHANGHAI
+from ..vocab import SEVERITIES
 from ..wording import holiday_zh, yuan, zh_date, zh_datetime
 
 SEVERITY = {"critical": "严重", "high": "高", "medium": "中", "low": "低"}
-SEVERITY_ORDER = ("critical", "high", "medium", "low")
+SEVERITY_ORDER = SEVERITIES
 FLAG_STATUS = {
     "open": "待处理", "acknowledged": "已受理", "rectification_ordered": "已责令整改",
     "rectification_submitted": "整改已提交", "resolved": "已办结", "dismissed": "已排除",
@@ -112,14 +113,14 @@ def weekday(value: dt.date | dt.datetime) -> str:
 def district_name(code: str | None) -> str:
     if not code:
         return "—"
-    districts = current_app.config["SUPERVISION"]["POLICY"].get("districts", {})
+    districts = current_app.config["SUPERVISION"].policy.get("districts", {})
     return str(districts.get(code, code))
 
 
 def subject_name(code: str | None) -> str:
     if not code:
         return "—"
-    subjects = current_app.config["SUPERVISION"]["POLICY"].get("subjects", {})
+    subjects = current_app.config["SUPERVISION"].policy.get("subjects", {})
     entry = subjects.get(code)
     return str(entry.get("name", code)) if isinstance(entry, dict) else str(code)
 

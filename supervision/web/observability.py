@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock
 from ..models import Flag, OutboxMessage
+from ..vocab import CLOSED_FLAG_STATUSES, SEVERITIES
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # What we accept from a client or a load balancer as a request id: short, printable, no spaces or
@@ -53,8 +54,6 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-CLOSED_FLAG_STATUSES = ("resolved", "dismissed", "cleared")
-SEVERITIES = ("critical", "high", "medium", "low")
 
 access_log = logging.getLogger("supervision.request")
 
@@ -282,7 +281,7 @@ class DomainCollector(Collector):
 
 def init_app(app: Flask) -> None:
     """Call first in create_app, so that every later refusal (413, 429) is logged and counted."""
-    configure_logging(str(app.config["SUPERVISION"].get("LOG_LEVEL") or "INFO"))
+    configure_logging(app.config["SUPERVISION"].log_level)
     app.before_request(_begin_request)
     app.after_request(_end_request)
     init_metrics(app)

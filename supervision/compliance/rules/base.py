@@ -4,7 +4,7 @@ a result row into a readable Finding."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -29,15 +29,15 @@ class Context:
 
     session: Session
     window: Window
-    policy: dict[str, Any]
+    policy: Mapping[str, Any]
     zone: ZoneInfo
     cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, session: Session, window: Window) -> Context:
         settings = settings_of(session)
-        zone = ZoneInfo(settings.get("TIMEZONE") or "Asia/Shanghai")
-        return cls(session=session, window=window, policy=settings["POLICY"], zone=zone)
+        zone = ZoneInfo(settings.timezone)
+        return cls(session=session, window=window, policy=settings.policy, zone=zone)
 
     def param(self, name: str) -> Any:
         return parameter_value(self.policy, name)
