@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .access.policy import require_citywide_regulator
-from .access.scope import actor_of, policy_of
+from .access.scope import Actor, policy_of
 from .errors import Invalid, NotFound
 from .models.compliance import CalendarOverride, SchoolYear
 
@@ -203,9 +203,10 @@ def year_covered(session: Session, year: int) -> bool:
     return found is not None
 
 
-def put_override(session: Session, day: dt.date, *, kind: str, name: str | None) -> DayInfo:
+def put_override(session: Session, actor: Actor, day: dt.date, *, kind: str,
+                 name: str | None) -> DayInfo:
     """Create or replace the override of one date."""
-    require_citywide_regulator(actor_of(session), "change the calendar")
+    require_citywide_regulator(actor, "change the calendar")
     if kind not in ("holiday", "workday"):
         raise Invalid.field("kind", "must be holiday or workday")
     if kind == "holiday" and not name:
@@ -220,8 +221,8 @@ def put_override(session: Session, day: dt.date, *, kind: str, name: str | None)
     return day_info(session, day)
 
 
-def delete_override(session: Session, day: dt.date) -> None:
-    require_citywide_regulator(actor_of(session), "change the calendar")
+def delete_override(session: Session, actor: Actor, day: dt.date) -> None:
+    require_citywide_regulator(actor, "change the calendar")
     row = session.scalars(select(CalendarOverride).where(CalendarOverride.day == day)).first()
     if row is None:
         raise NotFound("calendar override")
@@ -305,10 +306,10 @@ def _check_span(field: str, span: tuple[dt.date, dt.date],
         raise Invalid.field(field, f"must lie within the school year {bounds[0]} to {bounds[1]}")
 
 
-def put_school_year(session: Session, name: str, *, winter: tuple[dt.date, dt.date],
+def put_school_year(session: Session, actor: Actor, name: str, *, winter: tuple[dt.date, dt.date],
                     summer: tuple[dt.date, dt.date]) -> SchoolYearInfo:
     """Create or replace a school year's vacations."""
-    require_citywide_regulator(actor_of(session), "change the school years")
+    require_citywide_regulator(actor, "change the school years")
     bounds = school_year_bounds(name)
     _check_span("winter_vacation", winter, bounds)
     _check_span("summer_vacation", summer, bounds)

@@ -22,7 +22,8 @@ compliance_cli = AppGroup("compliance", help="The compliance engine.")
 
 
 def unit_of_work(**info: Any) -> Any:
-    """One transaction per command: commit on success, roll back on any error."""
+    """One unit of work per command: commit on success, roll back on any error (the
+    trustee and statement commands are workers: several short units of work of their own)."""
     info.setdefault("settings", current_app.config["SUPERVISION"])
     return db.transaction(current_app.extensions["supervision.sessionmaker"], **info)
 
@@ -148,8 +149,7 @@ def trustee_sandbox(host: str, port: int, callback_url: str, delay: float) -> No
     from .devtools.trustee_sandbox import run as run_sandbox
 
     click.echo(f"trustee sandbox on http://{host}:{port} → events to {callback_url}")
-    run_sandbox(host=host, port=port, secret=str(current_app.config["SUPERVISION"]
-                                                 ["TRUSTEE_SECRET"]),
+    run_sandbox(host=host, port=port, secret=current_app.config["SUPERVISION"].trustee_secret,
                 callback_url=callback_url, delay=delay)
 
 
@@ -169,7 +169,7 @@ def trustee_pull_statements(day: Any) -> None:
 @trustee_cli.command("deliver-pending")
 def trustee_deliver_pending() -> None:
     """Send every pending instruction to the trustee now (what the retry job does)."""
-    from .escrow.trustee import deliver_pending
+    from .workers.trustee import deliver_pending
 
     app = current_app
     count = deliver_pending(app.extensions["supervision.sessionmaker"], app.config["SUPERVISION"])
@@ -184,13 +184,14 @@ def trustee_deliver_pending() -> None:
 def compliance_run(as_of: str | None, horizon_days: int, lookback_days: int) -> None:
     """One compliance run; prints its summary."""
     from .compliance.runs import parse_as_of, run_compliance, summary_lines
+    from .access.scope import SYSTEM
 
     try:
         moment = parse_as_of(as_of)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--as-of") from exc
-    with unit_of_work() as session:
-        run = run_compliance(session, as_of=moment, horizon_days=horizon_days,
+    with unit_of_work(actor=SYSTEM) as session:
+        run = run_compliance(session, SYSTEM, as_of=moment, horizon_days=horizon_days,
                              lookback_days=lookback_days)
         lines = summary_lines(run)
     click.echo("\n".join(lines))

@@ -86,7 +86,12 @@ class JobContext:
     session_factory: sessionmaker[Session]
     settings: dict[str, Any]
     now: dt.datetime
-    followups: list[Callable[[], Any]] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    failure: Exception | None = None
+
+    @property
+    def session(self) -> Session:
+        return self.uow.session
 
     def after_commit(self, fn: Callable[[], Any]) -> None:
         """Work that opens its own transactions (HTTP deliveries): run once the claim and the
@@ -157,18 +162,15 @@ def run_job(app: Flask, job_id: str, now: dt.datetime | None = None) -> JobOutco
     wrapper = resolve(spec.func)
     # The every-few-seconds jobs would fill the log: they speak up only at debug level.
     level = logging.INFO if spec.period in ("day", "hour") else logging.DEBUG
-    with transaction(factory, settings=settings, actor=SCHEDULER) as session:
-        if not claim(session, spec.id, period):
+    with unit_of_work(factory, settings=settings, actor=SCHEDULER) as uow:
+        if not claim(uow.session, spec.id, period):
             log.log(level, "job %s %s: already claimed, skipped", spec.id, period)
             return JobOutcome(spec.id, period, False, "already claimed")
-        ctx = JobContext(session, factory, settings, now)
-        detail = str(wrapper(ctx) or "")
-    try:
-        for followup in ctx.followups:
-            more = followup()
-            if more is not None:
-                detail = f"{detail}; {more}" if detail else str(more)
-    except Exception as exc:
+        ctx = JobContext(uow, factory, settings, now)
+        ctx.details.append(str(wrapper(ctx) or ""))
+    detail = "; ".join(part for part in ctx.details if part)
+    if ctx.failure is not None:
+        exc = ctx.failure
         _finish(factory, settings, spec.id, period, "failed", f"{type(exc).__name__}: {exc}")
         raise
     _finish(factory, settings, spec.id, period, "done", detail)
@@ -176,7 +178,7 @@ def run_job(app: Flask, job_id: str, now: dt.datetime | None = None) -> JobOutco
     return JobOutcome(spec.id, period, True, detail)
 
 
-def _finish(factory: sessionmaker[Session], settings: dict[str, Any], job_id: str,
+def _finish(factory: sessionmaker[Session], settings: Settings, job_id: str,
             period: str, outcome: str, detail: str) -> None:
     with transaction(factory, settings=settings, actor=SCHEDULER) as session:
         session.execute(update(JobClaim).where(JobClaim.job_id == job_id,
@@ -189,14 +191,14 @@ def _finish(factory: sessionmaker[Session], settings: dict[str, Any], job_id: st
 def compliance_full(ctx: JobContext) -> str:
     from .compliance.runs import run_compliance
 
-    run = run_compliance(ctx.session, as_of=ctx.now, horizon_days=30, lookback_days=7)
+    run = run_compliance(ctx.session, SCHEDULER, as_of=ctx.now, horizon_days=30, lookback_days=7)
     return f"run {run.id}: opened {run.flags_opened}, cleared {run.flags_cleared}"
 
 
 def compliance_next_48h(ctx: JobContext) -> str:
     from .compliance.runs import run_compliance
 
-    run = run_compliance(ctx.session, as_of=ctx.now, horizon_days=2, lookback_days=0)
+    run = run_compliance(ctx.session, SCHEDULER, as_of=ctx.now, horizon_days=2, lookback_days=0)
     return f"run {run.id}: opened {run.flags_opened}, cleared {run.flags_cleared}"
 
 
@@ -207,18 +209,18 @@ def auto_confirm(ctx: JobContext) -> str:
 
 def _deliver_after_commit(ctx: JobContext, instruction_ids: list[int]) -> None:
     if instruction_ids:
-        deliver = resolve("supervision.escrow.trustee:deliver_instructions")
+        deliver = resolve("supervision.workers.trustee:deliver_instructions")
         ctx.after_commit(lambda: deliver(ctx.session_factory, ctx.settings, instruction_ids))
 
 
 def refund_auto_approve(ctx: JobContext) -> str:
-    ids = list(resolve("supervision.escrow:auto_approve_due")(ctx.session, ctx.now))
+    ids = list(resolve("supervision.escrow:auto_approve_due")(ctx.session, SCHEDULER, ctx.now))
     _deliver_after_commit(ctx, ids)
     return f"{len(ids)} refunds approved"
 
 
 def release_run(ctx: JobContext) -> str:
-    run = resolve("supervision.escrow:create_release_run")(ctx.session)
+    run = resolve("supervision.escrow:create_release_run")(ctx.session, SCHEDULER)
     ids = _release_instruction_ids(ctx.session, run.id)
     _deliver_after_commit(ctx, ids)
     return f"release run {run.id}: {len(ids)} instructions"
@@ -231,7 +233,7 @@ def _release_instruction_ids(session: Session, run_id: int) -> list[int]:
 
 
 def instruction_retry(ctx: JobContext) -> None:
-    deliver_pending = resolve("supervision.escrow.trustee:deliver_pending")
+    deliver_pending = resolve("supervision.workers.trustee:deliver_pending")
     ctx.after_commit(lambda: f"{deliver_pending(ctx.session_factory, ctx.settings)} sent")
 
 
@@ -250,7 +252,7 @@ def outbox_delivery(ctx: JobContext) -> None:
 def calendar_coverage(ctx: JobContext) -> str:
     from .compliance.runs import check_calendar_coverage
 
-    missing = check_calendar_coverage(ctx.session, ctx.now)
+    missing = check_calendar_coverage(ctx.session, SCHEDULER, ctx.now)
     return "missing: " + ", ".join(missing) if missing else "calendar data complete"
 
 

@@ -66,6 +66,9 @@ class World:
     def as_(self, who: Party | Actor) -> Session:
         self.db.info["actor"] = who.actor if isinstance(who, Party) else who
         return self.db
+    def actor(self, who: Party | Actor) -> Actor:
+        return who.actor if isinstance(who, Party) else who
+
 
     def system(self) -> Session:
         self.db.info["actor"] = SYSTEM
@@ -95,7 +98,7 @@ class World:
                             else enrollment.payment_reference)
         due = enrollment["amount_fen"] if isinstance(enrollment, dict) else enrollment.amount_fen
         n = next(_txn)
-        outcome = apply_deposit(self.system(), event_id=f"evt-{n}", payment_reference=ref,
+        outcome = apply_deposit(self.system(), SYSTEM, event_id=f"evt-{n}", payment_reference=ref,
                                 amount_fen=due if amount is None else amount,
                                 trustee_txn_id=f"TX-{n}",
                                 received_at=received_at or now() - dt.timedelta(days=1))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision import registry
+from supervision.access.scope import SYSTEM
 from supervision.models import AuditLog
 
 from .factories import Factory
@@ -62,8 +63,8 @@ def test_every_registry_write_over_http_leaves_an_audit_row(client: FlaskClient,
 def test_an_update_records_only_what_changed_as_old_and_new(db: Session,
                                                             make: Factory) -> None:
     inst = make.institution(address="旧地址")
-    with acting_as(db, "institution", institution_id=inst.id):
-        registry.update_institution(db, inst.id, {"address": "新地址",
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        registry.update_institution(db, actor, inst.id, {"address": "新地址",
                                                   "contact_phone": inst.contact_phone})
     last = _rows(db, "institutions", inst.id)[-1]
     assert last.changes == {"address": ["旧地址", "新地址"]}
@@ -73,7 +74,7 @@ def test_an_update_records_only_what_changed_as_old_and_new(db: Session,
 def test_an_audit_row_rolls_back_with_the_change_it_records(db: Session) -> None:
     body = institution_body()
     with pytest.raises(RuntimeError), acting_as(db, "regulator"), db.begin_nested():
-        inst = registry.register_institution(db, body)
+        inst = registry.register_institution(db, SYSTEM, body)
         inst_id = inst.id
         assert _rows(db, "institutions", inst_id)  # written with the change...
         raise RuntimeError("the request fails after the flush")

@@ -78,11 +78,10 @@ DAY_OVERRIDDEN = "2026-10-02"  # overridden in the world, so a DELETE has someth
 
 # --- the world: B's objects of every kind ------------------------------------------------------
 
-def _as(world: World, key: str) -> Session:
+def _actor(world: World, key: str) -> Actor:
     principal = world.session.get(Principal, world.principal_ids[key])
     assert principal is not None
-    world.session.info["actor"] = actor_for(principal)
-    return world.session
+    return actor_for(principal)
 
 
 def authority_world(make: Factory) -> World:
@@ -91,16 +90,15 @@ def authority_world(make: Factory) -> World:
     world = build_world(make)
     db, b = world.session, world.institution_b
     now = clock.local_now()
-    db.info["actor"] = SYSTEM
-    flag = raise_flag(db, rule="TEACHER_NO_CERT", severity="high", institution_id=b.id,
+    flag = raise_flag(db, SYSTEM, rule="TEACHER_NO_CERT", severity="high", institution_id=b.id,
                       subject_type="teacher", subject_id=world.ids["teacher_b"],
                       summary="乙机构钱老师无教师资格证", evidence={})
-    cal.put_override(db, dt.date.fromisoformat(DAY_OVERRIDDEN), kind="workday", name=None)
-    run = run_compliance(db, as_of=now, horizon_days=0, lookback_days=0)
-    enrollment = create_enrollment(_as(world, "parent_b"), course_id=world.ids["course_b"],
-                                   student_name="小乙", student_grade=10, class_hours=10)
-    db.info["actor"] = SYSTEM
-    assert apply_deposit(db, event_id=f"evt-auth-{enrollment.id}",
+    cal.put_override(db, SYSTEM, dt.date.fromisoformat(DAY_OVERRIDDEN), kind="workday", name=None)
+    run = run_compliance(db, SYSTEM, as_of=now, horizon_days=0, lookback_days=0)
+    enrollment = create_enrollment(db, _actor(world, "parent_b"),
+                                   course_id=world.ids["course_b"], student_name="小乙",
+                                   student_grade=10, class_hours=10)
+    assert apply_deposit(db, SYSTEM, event_id=f"evt-auth-{enrollment.id}",
                          payment_reference=enrollment.payment_reference,
                          amount_fen=enrollment.amount_fen,
                          trustee_txn_id=f"TX-auth-{enrollment.id}",
@@ -108,15 +106,14 @@ def authority_world(make: Factory) -> World:
     course, teacher = db.get(Course, world.ids["course_b"]), db.get(Teacher, world.ids["teacher_b"])
     assert course is not None and teacher is not None
     past = make.session_of(course, teacher, starts_at=now - dt.timedelta(hours=3))
-    consumption = record_attendance(_as(world, "institution_b"), session_id=past.id,
+    consumption = record_attendance(db, _actor(world, "institution_b"), session_id=past.id,
                                     enrollment_ids=[enrollment.id], class_hours=1,
                                     as_of=now)[0]
-    refund = request_refund(_as(world, "parent_b"), enrollment.id, reason="搬家",
+    refund = request_refund(db, _actor(world, "parent_b"), enrollment.id, reason="搬家",
                             amount_fen=4000, as_of=now)
     statement, _ = import_statement(db, SYSTEM, StatementIn(
         account_no=b.supervised_account_no, date=now.date() - dt.timedelta(days=1),
         opening_balance_fen=0, closing_balance_fen=0, lines=()))
-    db.info["actor"] = SYSTEM
     db.flush()
     world.ids.update(flag_b=flag.id, run=run.id, enrollment_b=enrollment.id, past_b=past.id,
                      consumption_b=consumption.id, refund_b=refund.id,
@@ -411,22 +408,21 @@ def test_institutions_and_parents_cannot_sign_in_so_no_console_form_takes_them(
 
 # --- the services decide, whatever front end calls them ---------------------------------------
 
-def _as_actor(db: Session, role: str, **kw: Any) -> Session:
-    db.info["actor"] = Actor(principal_id=10**6, role=role, name=f"{role}-authority", **kw)
-    return db
+def _authority_actor(role: str, **kw: Any) -> Actor:
+    return Actor(principal_id=10**6, role=role, name=f"{role}-authority", **kw)
 
 
 AS_OF = dt.datetime(2026, 12, 7, 19, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 CITY_WRITES = {
-    "put_override": lambda db: cal.put_override(db, dt.date(2027, 1, 1), kind="holiday",
-                                                name="元旦"),
-    "delete_override": lambda db: cal.delete_override(db, dt.date(2026, 10, 2)),
-    "put_school_year": lambda db: cal.put_school_year(
-        db, "2027-2028", winter=(dt.date(2028, 1, 22), dt.date(2028, 2, 20)),
+    "put_override": lambda db, actor: cal.put_override(db, actor, dt.date(2027, 1, 1),
+                                                       kind="holiday", name="元旦"),
+    "delete_override": lambda db, actor: cal.delete_override(db, actor, dt.date(2026, 10, 2)),
+    "put_school_year": lambda db, actor: cal.put_school_year(
+        db, actor, "2027-2028", winter=(dt.date(2028, 1, 22), dt.date(2028, 2, 20)),
         summer=(dt.date(2028, 7, 5), dt.date(2028, 8, 31))),
-    "add_to_roster": lambda db: add_to_roster(db, "inservice", [new_id_number()]),
-    "run_compliance": lambda db: run_compliance(db, as_of=AS_OF, horizon_days=0,
-                                                lookback_days=0),
+    "add_to_roster": lambda db, actor: add_to_roster(db, actor, "inservice", [new_id_number()]),
+    "run_compliance": lambda db, actor: run_compliance(db, actor, as_of=AS_OF, horizon_days=0,
+                                                       lookback_days=0),
 }
 
 
@@ -442,14 +438,13 @@ def _counts(db: Session) -> tuple[int, ...]:
                                     ("parent", None)], ids=lambda c: c[0])
 def test_a_city_wide_write_refuses_districts_institutions_and_parents_in_the_service(
         db: Session, make: Factory, write: str, caller: tuple[str, str | None]) -> None:
-    cal.put_override(db, dt.date(2026, 10, 2), kind="workday", name=None)  # as the system
+    cal.put_override(db, SYSTEM, dt.date(2026, 10, 2), kind="workday", name=None)  # as the system
     role, district = caller
     institution = make.institution() if role == "institution" else None
     before = _counts(db)
     with pytest.raises(Forbidden):
-        CITY_WRITES[write](_as_actor(db, role, district_code=district,
-                                     institution_id=institution.id if institution else None))
-    db.info["actor"] = SYSTEM
+        CITY_WRITES[write](db, _authority_actor(
+            role, district_code=district, institution_id=institution.id if institution else None))
     assert _counts(db) == before
 
 
@@ -457,16 +452,14 @@ def test_a_city_wide_write_refuses_districts_institutions_and_parents_in_the_ser
 def test_the_city_the_scheduler_and_the_command_line_may_make_city_wide_writes(
         db: Session, write: str) -> None:
     for actor in (SYSTEM, SCHEDULER, Actor(principal_id=10**6, role="regulator", name="市局")):
-        db.info["actor"] = SYSTEM
-        cal.put_override(db, dt.date(2026, 10, 2), kind="workday", name=None)
-        db.info["actor"] = actor
-        CITY_WRITES[write](db)  # no Forbidden
+        cal.put_override(db, SYSTEM, dt.date(2026, 10, 2), kind="workday", name=None)
+        CITY_WRITES[write](db, actor)  # no Forbidden
 
 
 def test_flag_decisions_are_a_regulators_and_responses_an_institutions_in_the_service(
         db: Session, make: Factory) -> None:
     institution = make.institution()
-    flag = raise_flag(db, rule="TEACHER_NO_CERT", severity="high",
+    flag = raise_flag(db, SYSTEM, rule="TEACHER_NO_CERT", severity="high",
                       institution_id=institution.id, subject_type="institution",
                       subject_id=institution.id, summary="测试", evidence={})
     staff = Actor(principal_id=10**6, role="institution", name="机构",

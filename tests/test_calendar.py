@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from supervision import calendar
+from supervision.access.scope import SYSTEM
 from supervision.errors import Invalid, NotFound
 
 from .factories import Factory
@@ -47,19 +48,19 @@ def test_a_year_the_package_does_not_know_has_its_statutory_holidays_and_weekend
 
 
 def test_an_override_wins_over_the_package(db: Session) -> None:
-    calendar.put_override(db, D(2026, 10, 12), kind="holiday", name="防汛停课")
+    calendar.put_override(db, SYSTEM, D(2026, 10, 12), kind="holiday", name="防汛停课")
     info = calendar.day_info(db, D(2026, 10, 12))
     assert (info.kind, info.name, info.source) == ("holiday", "防汛停课", "override")
-    calendar.put_override(db, D(2026, 10, 12), kind="workday", name=None)
+    calendar.put_override(db, SYSTEM, D(2026, 10, 12), kind="workday", name=None)
     assert calendar.day_info(db, D(2026, 10, 12)).kind == "workday"
-    calendar.delete_override(db, D(2026, 10, 12))
+    calendar.delete_override(db, SYSTEM, D(2026, 10, 12))
     assert calendar.day_info(db, D(2026, 10, 12)).source == "package"
 
 
 def test_loading_holidays_of_an_unknown_year_makes_the_table_that_years_schedule(
         db: Session) -> None:
-    calendar.put_override(db, D(2027, 1, 1), kind="holiday", name="元旦")
-    calendar.put_override(db, D(2027, 2, 20), kind="workday", name="春节调休")
+    calendar.put_override(db, SYSTEM, D(2027, 1, 1), kind="holiday", name="元旦")
+    calendar.put_override(db, SYSTEM, D(2027, 2, 20), kind="workday", name="春节调休")
     assert calendar.year_covered(db, 2027)
     days = {d.date: d for d in calendar.calendar_days(db, D(2027, 1, 1), D(2027, 2, 21))}
     assert (days[D(2027, 1, 1)].kind, days[D(2027, 1, 1)].source) == ("holiday", "override")
@@ -69,7 +70,7 @@ def test_loading_holidays_of_an_unknown_year_makes_the_table_that_years_schedule
 
 
 def test_only_a_holiday_row_counts_as_loading_a_year(db: Session) -> None:
-    calendar.put_override(db, D(2027, 3, 6), kind="workday", name="调休")
+    calendar.put_override(db, SYSTEM, D(2027, 3, 6), kind="workday", name="调休")
     assert not calendar.year_covered(db, 2027)
     assert calendar.day_info(db, D(2027, 3, 8)).source == "fallback"
 
@@ -152,25 +153,25 @@ def test_a_weekend_day_is_never_a_workday_by_fallback(db: Session) -> None:
                 if d.date.weekday() >= 5 and d.kind == "workday"]
 
     assert weekend_workdays() == []
-    calendar.put_override(db, D(2027, 2, 9), kind="holiday", name="春节")  # 2027 loaded
+    calendar.put_override(db, SYSTEM, D(2027, 2, 9), kind="holiday", name="春节")  # 2027 loaded
     assert weekend_workdays() == []
     # Only the notice, here an override, makes a Saturday an adjusted working day.
-    calendar.put_override(db, D(2027, 2, 20), kind="workday", name="春节调休")
+    calendar.put_override(db, SYSTEM, D(2027, 2, 20), kind="workday", name="春节调休")
     assert [(d.date, d.source) for d in weekend_workdays()] == [(D(2027, 2, 20), "override")]
 
 
 def test_a_regulators_override_wins_over_a_computed_holiday(db: Session) -> None:
-    calendar.put_override(db, D(2027, 1, 1), kind="workday", name=None)
+    calendar.put_override(db, SYSTEM, D(2027, 1, 1), kind="workday", name=None)
     assert calendar.day_info(db, D(2027, 1, 1)) == calendar.DayInfo(
         D(2027, 1, 1), "workday", None, "override")
-    calendar.delete_override(db, D(2027, 1, 1))
+    calendar.delete_override(db, SYSTEM, D(2027, 1, 1))
     assert calendar.day_info(db, D(2027, 1, 1)) == calendar.DayInfo(
         D(2027, 1, 1), "holiday", NEW_YEAR, "fallback")
 
 
 def test_once_a_year_is_loaded_its_computed_holidays_still_stand_beside_the_table(
         db: Session) -> None:
-    calendar.put_override(db, D(2027, 2, 9), kind="holiday", name="春节")
+    calendar.put_override(db, SYSTEM, D(2027, 2, 9), kind="holiday", name="春节")
     assert calendar.year_covered(db, 2027)
     days = {d.date: d for d in calendar.calendar_days(db, D(2027, 2, 5), D(2027, 2, 10))}
     assert [(d.kind, d.source) for d in days.values()] == [
@@ -194,22 +195,22 @@ def test_a_subject_session_on_new_years_day_2027_is_a_holiday_finding(db: Sessio
     assert missing[0].evidence["sessions_affected"] == 2
     assert str(monday.id) not in subjects(run(db, "SUBJECT_ON_WEEKEND", as_of=as_of))
     # Loading the year (one holiday row) ends the alert although 元旦 is still computed.
-    calendar.put_override(db, D(2027, 2, 9), kind="holiday", name="春节")
+    calendar.put_override(db, SYSTEM, D(2027, 2, 9), kind="holiday", name="春节")
     assert run(db, "CALENDAR_DATA_MISSING", as_of=as_of) == []
     assert subjects(run(db, "SUBJECT_ON_HOLIDAY", as_of=as_of)) == {str(new_year.id)}
 
 
 def test_a_holiday_override_needs_a_name_and_a_known_kind(db: Session) -> None:
     with pytest.raises(Invalid) as err:
-        calendar.put_override(db, D(2027, 1, 1), kind="holiday", name=None)
+        calendar.put_override(db, SYSTEM, D(2027, 1, 1), kind="holiday", name=None)
     assert "name" in err.value.errors
     with pytest.raises(Invalid):
-        calendar.put_override(db, D(2027, 1, 1), kind="weekend", name="x")
+        calendar.put_override(db, SYSTEM, D(2027, 1, 1), kind="weekend", name="x")
 
 
 def test_deleting_an_override_that_does_not_exist_is_not_found(db: Session) -> None:
     with pytest.raises(NotFound):
-        calendar.delete_override(db, D(2027, 5, 1))
+        calendar.delete_override(db, SYSTEM, D(2027, 5, 1))
 
 
 def test_working_days_skip_holidays_and_count_adjusted_saturdays(db: Session) -> None:
@@ -219,7 +220,7 @@ def test_working_days_skip_holidays_and_count_adjusted_saturdays(db: Session) ->
 
 
 def test_working_days_use_overrides(db: Session) -> None:
-    calendar.put_override(db, D(2026, 10, 9), kind="holiday", name="临时停课")
+    calendar.put_override(db, SYSTEM, D(2026, 10, 9), kind="holiday", name="临时停课")
     assert calendar.add_working_days(db, D(2026, 9, 30), 3) == D(2026, 10, 12)
 
 
@@ -230,7 +231,7 @@ def test_working_days_cross_into_a_fallback_year_skipping_its_statutory_holidays
     assert calendar.add_working_days(db, D(2027, 1, 1), 1) == D(2027, 1, 4)
     # 2027-02-05 (Friday, 除夕) to 02-08 (Monday, 初三) is 春节.
     assert calendar.add_working_days(db, D(2027, 2, 4), 1) == D(2027, 2, 9)
-    calendar.put_override(db, D(2027, 1, 4), kind="holiday", name="元旦补休")
+    calendar.put_override(db, SYSTEM, D(2027, 1, 4), kind="holiday", name="元旦补休")
     assert calendar.add_working_days(db, D(2027, 1, 1), 1) == D(2027, 1, 5)
 
 
@@ -256,7 +257,7 @@ def test_school_year_defaults_come_from_config(db: Session) -> None:
 
 
 def test_a_school_year_row_replaces_the_config_default(db: Session) -> None:
-    calendar.put_school_year(db, "2026-2027", winter=(D(2027, 1, 30), D(2027, 2, 28)),
+    calendar.put_school_year(db, SYSTEM, "2026-2027", winter=(D(2027, 1, 30), D(2027, 2, 28)),
                              summer=(D(2027, 7, 10), D(2027, 8, 31)))
     info = calendar.school_year(db, "2026-2027")
     assert info is not None and info.source == "table"
@@ -288,5 +289,5 @@ def test_vacation_periods_overlapping_a_range_are_listed(db: Session) -> None:
 def test_a_malformed_school_year_is_refused_naming_the_field(
         db: Session, name: str, winter: tuple[D, D], summer: tuple[D, D], field: str) -> None:
     with pytest.raises(Invalid) as err:
-        calendar.put_school_year(db, name, winter=winter, summer=summer)
+        calendar.put_school_year(db, SYSTEM, name, winter=winter, summer=summer)
     assert field in err.value.errors

@@ -25,13 +25,10 @@ from .test_console_support import LIANGXI, WUXI, Browser, institution_named, loa
 
 def enroll_and_pay(db: Session, course: Course, hours: int) -> Enrollment:
     parent, _token = create_principal(db, role="parent", name="测试家长")
-    db.info["actor"] = actor_for(parent)
-    try:
-        enrollment = create_enrollment(db, course_id=course.id, student_name="小明",
-                                       student_grade=course.grade_max, class_hours=hours)
-    finally:
-        db.info["actor"] = SYSTEM
-    apply_deposit(db, event_id=f"evt-{enrollment.id}", trustee_txn_id=f"txn-{enrollment.id}",
+    enrollment = create_enrollment(db, actor_for(parent), course_id=course.id, student_name="小明",
+                                   student_grade=course.grade_max, class_hours=hours)
+    apply_deposit(db, SYSTEM, event_id=f"evt-{enrollment.id}",
+                  trustee_txn_id=f"txn-{enrollment.id}",
                   payment_reference=enrollment.payment_reference,
                   amount_fen=enrollment.amount_fen,
                   # Paid before the demo's first class (a week ago), which `attend` bills.
@@ -44,7 +41,7 @@ def attend(db: Session, enrollment: Enrollment, hours: int) -> None:
         ClassSession.course_id == enrollment.course_id,
         ClassSession.starts_at < clock.now()).order_by(ClassSession.starts_at)).first()
     assert started is not None, "the demo has sessions from a week ago"
-    record_attendance(db, session_id=started.id, enrollment_ids=[enrollment.id],
+    record_attendance(db, SYSTEM, session_id=started.id, enrollment_ids=[enrollment.id],
                       class_hours=hours, as_of=now_local())
 
 

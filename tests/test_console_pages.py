@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import clock
+from supervision.access.scope import SYSTEM
 from supervision.compliance.catalogue import CATALOGUE
 from supervision.compliance.flags import OUTSTANDING, raise_flag
 from supervision.models import Flag, FlagEvent, Institution
@@ -88,7 +89,8 @@ def test_the_pages_load_nothing_from_another_site(browser: Browser, db: Session)
 def test_the_dashboard_counts_flags_without_an_institution_under_their_own_row(
         browser: Browser, db: Session) -> None:
     for n in range(2):
-        raise_flag(db, rule="FUND_UNMATCHED_DEPOSIT", severity="critical", institution_id=None,
+        raise_flag(db, SYSTEM, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
+                   institution_id=None,
                    subject_type="deposit", subject_id=f"TXN-H6-{n}",
                    summary="收款¥80.00无法入账（付款参考号无对应报名），已记入待查账户",
                    evidence={"amount_fen": 8000})
@@ -151,7 +153,7 @@ def test_the_queue_pages_through_many_flags(browser: Browser, db: Session,
                                             make: Factory) -> None:
     inst = make.institution(name="分页测试机构")
     for n in range(60):
-        raise_flag(db, rule="LICENSE_EXPIRING", severity="low", institution_id=inst.id,
+        raise_flag(db, SYSTEM, rule="LICENSE_EXPIRING", severity="low", institution_id=inst.id,
                    subject_type="teacher", subject_id=f"paging-{n}", summary=f"分页 {n}",
                    evidence={})
     total = db.scalar(select(func.count()).select_from(Flag).where(
@@ -368,7 +370,8 @@ def test_date_fields_are_text_in_year_month_day_order_not_the_browsers_locale(
 def test_an_unlicensed_institutions_flag_lists_its_sessions_and_an_expired_licence_reads_so(
         browser: Browser, db: Session, make: Factory) -> None:
     inst = make.institution(name="过期许可测试学校", license_valid_until=dt.date(2026, 11, 1))
-    expired = raise_flag(db, rule="LICENSE_EXPIRING", severity="low", institution_id=inst.id,
+    expired = raise_flag(db, SYSTEM, rule="LICENSE_EXPIRING", severity="low",
+                         institution_id=inst.id,
                subject_type="institution", subject_id=inst.id,
                summary="办学许可证已过期：过期许可测试学校，办学许可证已于2026年11月1日到期（过期32天）",
                evidence={"institution_id": inst.id, "days_left": -32,
@@ -377,7 +380,7 @@ def test_an_unlicensed_institutions_flag_lists_its_sessions_and_an_expired_licen
                  "ends_at_local": "19:30", "course_id": 1, "course_name": "初二数学"}
                 for n in (1, 2)]
     unlicensed = raise_flag(
-        db, rule="UNLICENSED_OPERATION", severity="critical", institution_id=inst.id,
+        db, SYSTEM, rule="UNLICENSED_OPERATION", severity="critical", institution_id=inst.id,
         subject_type="institution", subject_id=inst.id,
         summary="办学许可证过期仍在开课：过期许可测试学校，共2节课",
         evidence={"institution_id": inst.id, "license_valid_until": "2026-11-01",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from supervision.access.scope import SYSTEM
 from supervision import clock
 from supervision.compliance.runs import run_compliance
 from supervision.devtools.demo import seed_demo
@@ -70,7 +71,7 @@ def load_demo(db: Session) -> None:
     """The Wuxi demo registries and one compliance run over them; no money, so that the money
     tests can state exact figures of their own."""
     seed_demo(db, with_money=False)
-    run_compliance(db, as_of=now_local())
+    run_compliance(db, SYSTEM, as_of=now_local())
     db.flush()
 
 

@@ -57,8 +57,8 @@ def test_the_class_hour_defaults_to_the_policy_length_of_the_mode(db: Session, m
                                                                   mode: str,
                                                                   minutes: int) -> None:
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id):
-        course = registry.create_course(db, course_body(mode=mode))
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        course = registry.create_course(db, actor, course_body(mode=mode))
     assert course.minutes_per_class_hour == minutes
     assert course.institution_id == inst.id
 
@@ -76,26 +76,27 @@ def test_a_malformed_course_is_refused_naming_the_field(db: Session, make: Facto
                                                         change: dict[str, Any],
                                                         field: str) -> None:
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id), pytest.raises(Invalid) as caught:
-        registry.create_course(db, course_body(**change))
+    with acting_as(db, "institution",
+                   institution_id=inst.id) as actor, pytest.raises(Invalid) as caught:
+        registry.create_course(db, actor, course_body(**change))
     assert field in caught.value.errors
 
 
 def test_a_course_may_use_only_its_own_institutions_venue(db: Session, make: Factory) -> None:
     mine, theirs = make.institution(), make.institution()
     own_venue, their_venue = make.venue(mine), make.venue(theirs)
-    with acting_as(db, "institution", institution_id=mine.id):
-        assert registry.create_course(db, course_body(venue_id=own_venue.id)).venue_id
+    with acting_as(db, "institution", institution_id=mine.id) as actor:
+        assert registry.create_course(db, actor, course_body(venue_id=own_venue.id)).venue_id
         with pytest.raises(Invalid) as caught:
-            registry.create_course(db, course_body(venue_id=their_venue.id))
+            registry.create_course(db, actor, course_body(venue_id=their_venue.id))
     assert set(caught.value.errors) == {"venue_id"}
 
 
 def test_a_disguised_subject_course_is_stored_as_declared(db: Session, make: Factory) -> None:
     inst = make.institution(category="non_subject")
-    with acting_as(db, "institution", institution_id=inst.id):
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
         course = registry.create_course(
-            db, course_body(name="思维训练营", subject="math", category="non_subject",
+            db, actor, course_body(name="思维训练营", subject="math", category="non_subject",
                             price_per_class_hour_fen=99000))
     assert course.category == "non_subject"
 
@@ -108,8 +109,8 @@ def test_a_batch_of_five_hundred_offline_sessions_takes_the_course_venue(
     venue = make.venue(inst)
     course = make.course(inst, venue_id=venue.id)
     teacher = make.teacher(inst)
-    with acting_as(db, "institution", institution_id=inst.id):
-        rows = registry.schedule_sessions(db, course.id,
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        rows = registry.schedule_sessions(db, actor, course.id,
                                           _parsed(session_items(teacher.id, 500)))
     assert len(rows) == 500 and len({r.id for r in rows}) == 500
     assert {r.venue_id for r in rows} == {venue.id}
@@ -124,8 +125,8 @@ def test_on_postgresql_a_batch_is_sent_as_a_few_multi_row_inserts(
         pytest.skip("multi-row INSERT ... RETURNING batching is a PostgreSQL matter")
     inst = make.institution()
     course, teacher = make.course(inst), make.teacher(inst)
-    with acting_as(db, "institution", institution_id=inst.id):
-        registry.schedule_sessions(db, course.id, _parsed(session_items(teacher.id, 500)))
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        registry.schedule_sessions(db, actor, course.id, _parsed(session_items(teacher.id, 500)))
     assert 1 <= len(insert_statements) <= 5
 
 
@@ -134,8 +135,9 @@ def test_one_bad_session_refuses_the_whole_batch(db: Session, make: Factory) -> 
     course, teacher = make.course(inst), make.teacher(inst)
     items = _parsed(session_items(teacher.id, 5))
     items[3]["ends_at"] = items[3]["starts_at"]
-    with acting_as(db, "institution", institution_id=inst.id), pytest.raises(Invalid) as caught:
-        registry.schedule_sessions(db, course.id, items)
+    with acting_as(db, "institution",
+                   institution_id=inst.id) as actor, pytest.raises(Invalid) as caught:
+        registry.schedule_sessions(db, actor, course.id, items)
     assert set(caught.value.errors) == {"sessions.3.ends_at"}
     assert count(db, ClassSession, ClassSession.course_id == course.id) == 0
 
@@ -148,8 +150,9 @@ def test_another_institutions_teacher_or_venue_is_refused(db: Session, make: Fac
     items = _parsed(session_items(own_teacher.id, 3))
     items[0]["teacher_id"] = their_teacher.id
     items[2]["venue_id"] = their_venue.id
-    with acting_as(db, "institution", institution_id=mine.id), pytest.raises(Invalid) as caught:
-        registry.schedule_sessions(db, course.id, items)
+    with acting_as(db, "institution",
+                   institution_id=mine.id) as actor, pytest.raises(Invalid) as caught:
+        registry.schedule_sessions(db, actor, course.id, items)
     assert set(caught.value.errors) == {"sessions.0.teacher_id", "sessions.2.venue_id"}
 
 
@@ -158,33 +161,34 @@ def test_a_batch_holds_one_to_five_hundred_sessions(db: Session, make: Factory,
                                                     size: int) -> None:
     inst = make.institution()
     course, teacher = make.course(inst), make.teacher(inst)
-    with acting_as(db, "institution", institution_id=inst.id), pytest.raises(Invalid) as caught:
-        registry.schedule_sessions(db, course.id, _parsed(session_items(teacher.id, size)))
+    with acting_as(db, "institution",
+                   institution_id=inst.id) as actor, pytest.raises(Invalid) as caught:
+        registry.schedule_sessions(db, actor, course.id, _parsed(session_items(teacher.id, size)))
     assert "sessions" in caught.value.errors
 
 
 def test_an_online_session_keeps_no_venue_unless_given(db: Session, make: Factory) -> None:
     inst = make.institution()
     course, teacher = make.course(inst, mode="online"), make.teacher(inst)
-    with acting_as(db, "institution", institution_id=inst.id):
-        [row] = registry.schedule_sessions(db, course.id, _parsed(session_items(teacher.id)))
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        [row] = registry.schedule_sessions(db, actor, course.id, _parsed(session_items(teacher.id)))
     assert row.venue_id is None
 
 
 def test_cancelling_twice_is_a_conflict(db: Session, make: Factory) -> None:
     inst = make.institution()
     cs = make.session_of(make.course(inst), make.teacher(inst))
-    with acting_as(db, "institution", institution_id=inst.id):
-        assert registry.cancel_session(db, cs.id).status == "cancelled"
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        assert registry.cancel_session(db, actor, cs.id).status == "cancelled"
         with pytest.raises(Conflict):
-            registry.cancel_session(db, cs.id)
+            registry.cancel_session(db, actor, cs.id)
 
 
 def test_another_institutions_session_cannot_be_cancelled(db: Session, make: Factory) -> None:
     mine, theirs = make.institution(), make.institution()
     cs = make.session_of(make.course(theirs), make.teacher(theirs))
-    with acting_as(db, "institution", institution_id=mine.id), pytest.raises(NotFound):
-        registry.cancel_session(db, cs.id)
+    with acting_as(db, "institution", institution_id=mine.id) as actor, pytest.raises(NotFound):
+        registry.cancel_session(db, actor, cs.id)
 
 
 def test_sessions_are_listed_in_a_half_open_time_window(db: Session, make: Factory) -> None:
@@ -193,9 +197,9 @@ def test_sessions_are_listed_in_a_half_open_time_window(db: Session, make: Facto
     base = dt.datetime(2026, 12, 7, 18, 0, tzinfo=SHANGHAI)
     made = [make.session_of(course, teacher, starts_at=base + dt.timedelta(days=d))
             for d in range(4)]
-    with acting_as(db, "parent"):
+    with acting_as(db, "parent") as actor:
         found = list(db.scalars(registry.sessions_query(
-            db, course_id=course.id, starts_from=base + dt.timedelta(days=1),
+            db, actor, course_id=course.id, starts_from=base + dt.timedelta(days=1),
             starts_before=base + dt.timedelta(days=3))))
     assert [s.id for s in found] == [made[1].id, made[2].id]
 

@@ -9,6 +9,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
 from supervision.devtools.demo import seed_demo
 from supervision.escrow import trial_balance, verify_ledger
@@ -29,9 +30,9 @@ def test_seeding_twice_adds_nothing_the_second_time(db: Session) -> None:
 def test_the_demo_money_balances_and_the_engine_finds_the_planted_violations(
         db: Session) -> None:
     seed_demo(db, now=NOW)
-    assert trial_balance(db).balanced
+    assert trial_balance(db, SYSTEM).balanced
     assert verify_ledger(db) == []
-    run_compliance(db, as_of=NOW, horizon_days=90, lookback_days=7)
+    run_compliance(db, SYSTEM, as_of=NOW, horizon_days=90, lookback_days=7)
     found = set(db.scalars(select(Flag.rule).distinct()))
     planted = {"DISGUISED_SUBJECT", "CATEGORY_OUTSIDE_LICENSE", "SUBJECT_ON_WEEKEND",
                "SUBJECT_IN_VACATION", "ONLINE_SESSION_TOO_LONG", "ONLINE_INTERVAL_TOO_SHORT",

@@ -250,7 +250,7 @@ def test_the_service_refuses_attendance_for_a_session_of_another_institution(
     a = w.paid_enrollment(client)
     other = world(db, make)
     with pytest.raises(Exception) as info:
-        record_attendance(w.as_(other.staff), session_id=w.past_session().id,
+        record_attendance(w.as_(other.staff), w.actor(other.staff), session_id=w.past_session().id,
                           enrollment_ids=[a["id"]], class_hours=None, as_of=now())
     assert type(info.value).__name__ == "NotFound"
 

@@ -91,7 +91,8 @@ def test_top_ups_count_with_the_unconsumed_hours_of_the_same_student_and_subject
 def test_consumed_hours_no_longer_count_against_the_cap(client: FlaskClient, w: World) -> None:
     first = w.paid_enrollment(client, hours=60)
     assert post(client, w, class_hours=1).json["rule"] == "PREPAY_OVER_HOURS"
-    record_attendance(w.as_(w.staff), session_id=w.past_session(minutes=5 * 45).id,
+    record_attendance(w.as_(w.staff), w.actor(w.staff),
+                      session_id=w.past_session(minutes=5 * 45).id,
                       enrollment_ids=[first["id"]], class_hours=5, as_of=now())
     assert post(client, w, class_hours=6).json["rule"] == "PREPAY_OVER_HOURS"
     assert post(client, w, class_hours=5).status_code == 201

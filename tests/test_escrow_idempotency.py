@@ -122,9 +122,9 @@ def test_a_bad_key_is_refused(client: FlaskClient, w: World) -> None:
 def test_with_the_trustee_down_a_release_run_answers_and_its_instructions_stay_pending(
         client: FlaskClient, w: World, db: Session) -> None:
     e = w.paid_enrollment(client)
-    [c] = record_attendance(w.as_(w.staff), session_id=w.past_session().id,
+    [c] = record_attendance(w.as_(w.staff), w.actor(w.staff), session_id=w.past_session().id,
                             enrollment_ids=[e["id"]], class_hours=2, as_of=now())
-    confirm_consumption(w.as_(w.parent), c.id, as_of=now())
+    confirm_consumption(w.as_(w.parent), w.actor(w.parent), c.id, as_of=now())
     headers = {**w.regulator.headers, "Idempotency-Key": "run-1"}
     resp = client.post("/api/v1/escrow/release-runs", headers=headers)
     assert resp.status_code == 201

@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import SYSTEM
 from supervision.escrow import (
     auto_approve_due,
     instruction_executed,
@@ -160,11 +161,11 @@ def test_a_failed_refund_instruction_is_instructed_again_by_the_next_run(
     first = db.scalars(select(Instruction).where(Instruction.refund_id == refund_id)).one()
     assert instruction_failed(w.system(), first.id, "账户已注销") == "failed"
     assert w.escrow(client, paid["id"])["refund_pending_fen"] == 5000
-    run = create_release_run(w.as_(w.regulator))
+    run = create_release_run(w.as_(w.regulator), w.actor(w.regulator))
     again = db.scalars(select(Instruction).where(Instruction.refund_id == refund_id,
                                                  Instruction.id != first.id)).one()
     assert (again.release_run_id, again.amount_fen, again.status) == (run.id, 5000, "pending")
-    assert create_release_run(w.as_(w.regulator)).instruction_count == 0
+    assert create_release_run(w.as_(w.regulator), w.actor(w.regulator)).instruction_count == 0
     instruction_executed(w.system(), again.id, "TX-R2", now())
     assert w.escrow(client, paid["id"])["refunded_fen"] == 5000
 
@@ -242,10 +243,11 @@ def test_unanswered_requests_are_approved_after_five_working_days(
     refund_id = request_refund(client, w, paid["id"]).json["id"]
     refund = db.get(Refund, refund_id)
     assert refund is not None
-    assert auto_approve_due(w.system(), refund.auto_approve_at - dt.timedelta(seconds=1)) == []
-    ids = auto_approve_due(w.system(), refund.auto_approve_at)
+    assert auto_approve_due(w.system(), SYSTEM,
+                            refund.auto_approve_at - dt.timedelta(seconds=1)) == []
+    ids = auto_approve_due(w.system(), SYSTEM, refund.auto_approve_at)
     instruction = db.get(Instruction, ids[0])
     assert instruction is not None and instruction.refund_id == refund_id
     db.refresh(refund)
     assert (refund.status, refund.decided_by) == ("instructed", "system:system")
-    assert auto_approve_due(w.system(), refund.auto_approve_at + dt.timedelta(days=9)) == []
+    assert auto_approve_due(w.system(), SYSTEM, refund.auto_approve_at + dt.timedelta(days=9)) == []

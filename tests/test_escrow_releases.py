@@ -43,9 +43,9 @@ def confirmed(client: FlaskClient, w: World, *, hours: int = 10, consume: int = 
     e = w.paid_enrollment(client, hours=hours, student=student)
     # A session long enough to hold `consume` class hours (HOURS_EXCEED_SESSION).
     cls = w.past_session(minutes=45 * max(2, consume))
-    [c] = record_attendance(w.as_(w.staff), session_id=cls.id,
+    [c] = record_attendance(w.as_(w.staff), w.actor(w.staff), session_id=cls.id,
                             enrollment_ids=[e["id"]], class_hours=consume, as_of=now())
-    confirm_consumption(w.as_(w.parent), c.id, as_of=now())
+    confirm_consumption(w.as_(w.parent), w.actor(w.parent), c.id, as_of=now())
     w.db.flush()
     return e
 

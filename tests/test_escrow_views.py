@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import SYSTEM
 from supervision.escrow import apply_deposit, custody_balance
 from supervision.models import Flag
 from supervision.models.escrow import Deposit, Enrollment, LedgerEntry
@@ -23,7 +24,7 @@ def w(db: Session, make: Factory) -> World:
 
 
 def deposit(w: World, reference: str, amount: int, txn: str) -> str:
-    return apply_deposit(w.system(), event_id=f"e-{txn}", payment_reference=reference,
+    return apply_deposit(w.system(), SYSTEM, event_id=f"e-{txn}", payment_reference=reference,
                          amount_fen=amount, trustee_txn_id=txn, received_at=now())
 
 
@@ -78,7 +79,7 @@ def test_the_same_trustee_transaction_is_booked_once(client: FlaskClient, w: Wor
     assert deposit(w, e["payment_reference"], e["amount_fen"], "TX-ONCE") == "applied"
     # The same receipt under another event id (a reused id with another reference or amount
     # is another receipt: tests/test_trustee_events.py).
-    again = apply_deposit(w.system(), event_id="another-event",
+    again = apply_deposit(w.system(), SYSTEM, event_id="another-event",
                           payment_reference=e["payment_reference"], amount_fen=e["amount_fen"],
                           trustee_txn_id="TX-ONCE", received_at=now())
     assert again == "applied"

@@ -96,10 +96,11 @@ def books(live_url: str) -> Iterator[Books]:
             starts = dt.datetime(2026, 12, 2, 18, 0, tzinfo=SHANGHAI)
             cls = make.session_of(course, make.teacher(inst), starts_at=starts,
                                   minutes=45 * HOURS)
-            (consumption,) = record_attendance(session, session_id=cls.id,
+            (consumption,) = record_attendance(session, SYSTEM, session_id=cls.id,
                                                enrollment_ids=[e.id], class_hours=HOURS,
                                                as_of=starts + dt.timedelta(hours=3))
-            confirm_consumption(session, consumption.id, as_of=starts + dt.timedelta(hours=4))
+            confirm_consumption(session, SYSTEM, consumption.id,
+                                as_of=starts + dt.timedelta(hours=4))
             confirmed[inst.id] = consumption.amount_fen
     yield Books(engine, factory, settings, {"Authorization": f"Bearer {token}"}, confirmed)
     engine.dispose()
@@ -259,7 +260,7 @@ def assert_paid_once_and_nothing_lost(books: Books, trustee: RecordingTrustee) -
         assert {r.status for r in rows} == {"executed"}
         assert sorted(str(r.id) for r in rows) == sorted(trustee.executed)
         assert money_problems(session) == []
-        by_kind = {a["kind"]: a["balance_fen"] for a in trial_balance(session).accounts}
+        by_kind = {a["kind"]: a["balance_fen"] for a in trial_balance(session, SYSTEM).accounts}
         assert by_kind["released"] == by_kind["paid_out"] == total
         assert by_kind.get("confirmed", 0) == 0
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import create_app
+from supervision.access.scope import SYSTEM
 from supervision.compliance.flags import raise_flag
 from supervision.db import transaction
 from supervision.models import AuditLog, Base, Flag, FlagEvent, OutboxMessage
@@ -22,7 +23,7 @@ T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 
 
 def raise_deposit_flag(db: Session, at: dt.datetime = T0, amount: int = 100) -> Flag:
-    return raise_flag(db, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
+    return raise_flag(db, SYSTEM, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
                       institution_id=None, subject_type="deposit", subject_id="TXN-1",
                       summary=f"未匹配入账 {amount} 分", evidence={"amount_fen": amount}, at=at)
 
@@ -98,9 +99,11 @@ def test_a_flag_under_review_keeps_its_status_when_detected_again(db: Session,
 def test_the_same_subject_under_another_rule_is_another_flag(db: Session,
                                                              make: Factory) -> None:
     school = make.institution()
-    a = raise_flag(db, rule="STAFF_BLACKLISTED", severity="critical", institution_id=school.id,
+    a = raise_flag(db, SYSTEM, rule="STAFF_BLACKLISTED", severity="critical",
+                   institution_id=school.id,
                    subject_type="teacher", subject_id=7, summary="x", evidence={})
-    b = raise_flag(db, rule="INSERVICE_TEACHER", severity="critical", institution_id=school.id,
+    b = raise_flag(db, SYSTEM, rule="INSERVICE_TEACHER", severity="critical",
+                   institution_id=school.id,
                    subject_type="teacher", subject_id="7", summary="y", evidence={})
     assert a.id != b.id and a.subject_id == b.subject_id == "7"
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision import clock
+from supervision.access.scope import SYSTEM
 from supervision.api.compliance import today
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.workflow import STATUSES, TRANSITIONS
@@ -39,7 +40,7 @@ EXPECTED = {  # API.md §5, written out again so the table in the code is checke
 def flag_of(db: Session, institution: Institution | None, *, status: str = "open",
             rule: str = "LATE_END_OFFLINE", subject_id: str = "1", severity: str = "medium",
             due_on: dt.date | None = None) -> Flag:
-    flag = raise_flag(db, rule=rule, severity=severity,
+    flag = raise_flag(db, SYSTEM, rule=rule, severity=severity,
                       institution_id=institution.id if institution else None,
                       subject_type="session", subject_id=subject_id,
                       summary="20:45结束，晚于20:30", evidence={"ends_at_local": "20:45"})

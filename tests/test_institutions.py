@@ -30,8 +30,8 @@ def _body_without_check_char(body: dict[str, object]) -> str:
 def test_registering_normalises_the_uscc_and_the_modes_and_starts_active(db: Session) -> None:
     body = institution_body(licensed_modes=["online", "offline"])
     body["uscc"] = str(body["uscc"]).lower()
-    with acting_as(db, "regulator"):
-        inst = registry.register_institution(db, body)
+    with acting_as(db, "regulator") as actor:
+        inst = registry.register_institution(db, actor, body)
     assert inst.uscc == str(body["uscc"]).upper()
     assert inst.licensed_modes == ["offline", "online"]
     assert inst.status == "active"
@@ -40,30 +40,31 @@ def test_registering_normalises_the_uscc_and_the_modes_and_starts_active(db: Ses
 def test_a_wrong_uscc_check_character_is_refused_naming_uscc(db: Session) -> None:
     body = institution_body()
     body["uscc"] = _body_without_check_char(body)
-    with acting_as(db, "regulator"), pytest.raises(Invalid) as caught:
-        registry.register_institution(db, body)
+    with acting_as(db, "regulator") as actor, pytest.raises(Invalid) as caught:
+        registry.register_institution(db, actor, body)
     assert set(caught.value.errors) == {"uscc"}
 
 
 def test_a_second_institution_with_the_same_uscc_is_a_conflict(db: Session) -> None:
     body = institution_body()
-    with acting_as(db, "regulator"):
-        registry.register_institution(db, body)
+    with acting_as(db, "regulator") as actor:
+        registry.register_institution(db, actor, body)
         with pytest.raises(Conflict):
-            registry.register_institution(db, institution_body(uscc=body["uscc"]))
+            registry.register_institution(db, actor, institution_body(uscc=body["uscc"]))
 
 
 @pytest.mark.parametrize("modes", [[], ["offline", "offline"], ["offline", "radio"]])
 def test_licensed_modes_must_be_a_non_empty_set_of_known_modes(db: Session,
                                                               modes: list[str]) -> None:
-    with acting_as(db, "regulator"), pytest.raises(Invalid) as caught:
-        registry.register_institution(db, institution_body(licensed_modes=modes))
+    with acting_as(db, "regulator") as actor, pytest.raises(Invalid) as caught:
+        registry.register_institution(db, actor, institution_body(licensed_modes=modes))
     assert "licensed_modes" in caught.value.errors
 
 
 def test_a_district_regulator_registers_only_in_its_own_district(db: Session) -> None:
-    with acting_as(db, "regulator", district_code="320205"), pytest.raises(Invalid) as caught:
-        registry.register_institution(db, institution_body(district_code="320213"))
+    with acting_as(db, "regulator",
+                   district_code="320205") as actor, pytest.raises(Invalid) as caught:
+        registry.register_institution(db, actor, institution_body(district_code="320213"))
     assert "district_code" in caught.value.errors
 
 
@@ -72,18 +73,18 @@ def test_compliance_problems_are_recorded_not_refused(db: Session) -> None:
     # business to flag, not the registry's to refuse.
     body = institution_body(uscc=new_uscc(nonprofit=False), nonprofit_registration_no=None,
                             license_valid_until=dt.date(2020, 1, 1))
-    with acting_as(db, "regulator"):
-        inst = registry.register_institution(db, body)
+    with acting_as(db, "regulator") as actor:
+        inst = registry.register_institution(db, actor, body)
     assert inst.id is not None and inst.nonprofit_registration_no is None
 
 
 def test_an_institution_may_change_only_its_address_and_phone(db: Session,
                                                               make: Factory) -> None:
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id):
-        registry.update_institution(db, inst.id, {"address": "新地址1号"})
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        registry.update_institution(db, actor, inst.id, {"address": "新地址1号"})
         with pytest.raises(Invalid) as caught:
-            registry.update_institution(db, inst.id, {"license_no": "X", "address": "b"})
+            registry.update_institution(db, actor, inst.id, {"license_no": "X", "address": "b"})
     assert set(caught.value.errors) == {"license_no"}
     assert inst.address == "新地址1号"
 
@@ -91,19 +92,20 @@ def test_an_institution_may_change_only_its_address_and_phone(db: Session,
 def test_a_regulator_changing_the_uscc_has_it_checked_again(db: Session,
                                                            make: Factory) -> None:
     one, other = make.institution(), make.institution()
-    with acting_as(db, "regulator"):
-        registry.update_institution(db, one.id, {"uscc": one.uscc})  # its own: no conflict
+    with acting_as(db, "regulator") as actor:
+        registry.update_institution(db, actor, one.id, {"uscc": one.uscc})  # its own: no conflict
         with pytest.raises(Conflict):
-            registry.update_institution(db, one.id, {"uscc": other.uscc})
+            registry.update_institution(db, actor, one.id, {"uscc": other.uscc})
         with pytest.raises(Invalid):
-            registry.update_institution(db, one.id, {"uscc": one.uscc[:-1] + "?"})
+            registry.update_institution(db, actor, one.id, {"uscc": one.uscc[:-1] + "?"})
 
 
 def test_a_status_change_keeps_its_reason_and_is_audited_as_such(db: Session,
                                                                  make: Factory) -> None:
     inst = make.institution()
-    with acting_as(db, "regulator"):
-        registry.change_institution_status(db, inst.id, status="suspended", reason="无证经营")
+    with acting_as(db, "regulator") as actor:
+        registry.change_institution_status(db, actor, inst.id, status="suspended",
+                                           reason="无证经营")
     row = db.scalars(select(AuditLog).where(AuditLog.entity == "institutions",
                                             AuditLog.entity_id == str(inst.id))
                      .order_by(AuditLog.id.desc())).first()
@@ -115,8 +117,8 @@ def test_a_status_change_keeps_its_reason_and_is_audited_as_such(db: Session,
 
 def test_setting_the_same_status_again_is_a_conflict(db: Session, make: Factory) -> None:
     inst = make.institution(status="suspended")
-    with acting_as(db, "regulator"), pytest.raises(Conflict):
-        registry.change_institution_status(db, inst.id, status="suspended", reason="again")
+    with acting_as(db, "regulator") as actor, pytest.raises(Conflict):
+        registry.change_institution_status(db, actor, inst.id, status="suspended", reason="again")
 
 
 def test_the_public_profile_counts_only_flags_still_open(db: Session, make: Factory) -> None:
@@ -140,26 +142,28 @@ def test_the_list_filters_by_district_category_status_and_name(db: Session,
     b = make.institution(name="滨湖艺术", district_code="320211", category="non_subject",
                          status="suspended")
 
-    with acting_as(db, "regulator"):
+    with acting_as(db, "regulator") as actor:
         assert {i.id for i in db.scalars(registry.institutions_query(
-            db, district_code="320211"))} >= {b.id}
+            db, actor, district_code="320211"))} >= {b.id}
         assert a.id not in {i.id for i in db.scalars(registry.institutions_query(
-            db, category="non_subject"))}
-        assert [i.id for i in db.scalars(registry.institutions_query(db, q="100%"))] == [a.id]
-        assert [i.id for i in db.scalars(registry.institutions_query(db, q="0%学"))] == [a.id]
+            db, actor, category="non_subject"))}
+        assert [i.id for i in db.scalars(registry.institutions_query(db, actor,
+                                                                     q="100%"))] == [a.id]
+        assert [i.id for i in db.scalars(registry.institutions_query(db, actor,
+                                                                     q="0%学"))] == [a.id]
         assert b.id in {i.id for i in db.scalars(registry.institutions_query(
-            db, status="suspended"))}
-    with acting_as(db, "regulator", district_code="320213"):
-        seen = {i.id for i in db.scalars(registry.institutions_query(db))}
+            db, actor, status="suspended"))}
+    with acting_as(db, "regulator", district_code="320213") as actor:
+        seen = {i.id for i in db.scalars(registry.institutions_query(db, actor))}
     assert a.id in seen and b.id not in seen
 
 
 def test_a_venue_is_added_only_to_an_institution_in_scope(db: Session, make: Factory) -> None:
     mine, theirs = make.institution(), make.institution()
-    with acting_as(db, "institution", institution_id=mine.id):
-        venue = registry.add_venue(db, mine.id, address="教学点A", capacity=40)
+    with acting_as(db, "institution", institution_id=mine.id) as actor:
+        venue = registry.add_venue(db, actor, mine.id, address="教学点A", capacity=40)
         with pytest.raises(NotFound):
-            registry.add_venue(db, theirs.id, address="教学点B", capacity=40)
+            registry.add_venue(db, actor, theirs.id, address="教学点B", capacity=40)
     assert venue.institution_id == mine.id
 
 

@@ -98,7 +98,7 @@ class Scene:
             "student_grade": 7, "class_hours": hours})
         assert resp.status_code == 201, resp.json
         with unit(self.app) as db:
-            outcome = apply_deposit(db, event_id=uuid.uuid4().hex,
+            outcome = apply_deposit(db, SYSTEM, event_id=uuid.uuid4().hex,
                                     payment_reference=resp.json["payment_reference"],
                                     amount_fen=resp.json["amount_fen"],
                                     trustee_txn_id=uuid.uuid4().hex,

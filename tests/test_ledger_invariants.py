@@ -105,16 +105,13 @@ class LedgerMachine(RuleBasedStateMachine):
         """One step as its own unit of work: refused → nothing of it remains."""
         RUNS["steps"] += 1
         self.dirty = True
-        self.db.info["actor"] = actor
         try:
             with self.db.begin_nested():
-                result = fn(self.db, *args, **kwargs)
+                result = fn(self.db, actor, *args, **kwargs)
         except DomainError:
             RUNS["refused"] += 1
             RUNS[f"refused:{getattr(fn, '__name__', 'lambda')}"] += 1
             return None
-        finally:
-            self.db.info["actor"] = SYSTEM
         RUNS[f"ok:{getattr(fn, '__name__', 'lambda')}"] += 1
         return result
 
@@ -145,8 +142,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def pay(self, e: Enrollment, amount: int, reference: str) -> None:
         n = next(self.txn)
-        outcome = self.attempt(SYSTEM, lambda s: apply_deposit(
-            s, event_id=f"ev-{n}", payment_reference=reference, amount_fen=amount,
+        outcome = self.attempt(SYSTEM, lambda s, actor: apply_deposit(
+            s, actor, event_id=f"ev-{n}", payment_reference=reference, amount_fen=amount,
             trustee_txn_id=f"tx-{n}", received_at=NOW))
         if outcome == "applied":
             self.paid[e.id] += amount
@@ -310,7 +307,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert balances["refunded"] == completed.get(eid, 0)
 
     def custody_covers_every_unpaid_fen(self) -> None:
-        summaries = trial_balance(self.db)
+        summaries = trial_balance(self.db, SYSTEM)
         assert summaries.balanced
         by_kind = {a["kind"]: a["balance_fen"] for a in summaries.accounts}
         in_custody = sum(by_kind.get(k, 0) for k in (

@@ -174,7 +174,7 @@ def stage(client: FlaskClient, db: Session, make: Factory) -> Stage:
     refunded = w.paid_enrollment(client, hours=5, student="小刚")
     refund = client.post(f"/api/v1/enrollments/{refunded['id']}/refunds",
                          headers=w.parent.headers, json={"reason": "不想学了"}).json
-    flags = [raise_flag(w.system(), rule="LATE_END_OFFLINE", severity="medium",
+    flags = [raise_flag(w.system(), SYSTEM, rule="LATE_END_OFFLINE", severity="medium",
                         institution_id=w.institution.id, subject_type="session",
                         subject_id=f"bad-input-{i}", summary="结束时间晚于20:30",
                         evidence={"ends_at": "21:00"}) for i in range(2)]

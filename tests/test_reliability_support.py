@@ -50,7 +50,7 @@ def money_problems(session: Session) -> list[str]:
     session.info["actor"] = SYSTEM
     try:
         problems = list(verify_ledger(session))
-        trial = trial_balance(session)
+        trial = trial_balance(session, SYSTEM)
         if not trial.balanced:
             problems.append(f"trial balance off: {trial.debits_fen} != {trial.credits_fen}")
         by_kind = {a["kind"]: a["balance_fen"] for a in trial.accounts}
@@ -62,7 +62,7 @@ def money_problems(session: Session) -> list[str]:
             problems.append("paid out to institutions != released")
         confirmed = _sum_by_enrollment(session, Consumption, "confirmed")
         for eid in session.scalars(select(Enrollment.id).order_by(Enrollment.id)):
-            status = escrow_status(session, eid)
+            status = escrow_status(session, SYSTEM, eid)
             values = {b: getattr(status, b) for b in BUCKETS}
             if status.paid_fen != sum(values.values()):
                 problems.append(f"enrollment {eid}: paid {status.paid_fen} != {values}")

@@ -100,14 +100,14 @@ def arrange(url: str) -> int:
             for e in paid[:2]:
                 cls = make.session_of(session.get(Course, e.course_id) or course,
                                       make.teacher(inst), starts_at=RECORDED, minutes=90)
-                (c,) = record_attendance(session, session_id=cls.id, enrollment_ids=[e.id],
+                (c,) = record_attendance(session, SYSTEM, session_id=cls.id, enrollment_ids=[e.id],
                                          class_hours=2, as_of=RECORDED + dt.timedelta(hours=2))
                 total += c.amount_fen
             first = session.scalars(select(Consumption).where(
                 Consumption.enrollment_id == paid[0].id)).one()
-            confirm_consumption(session, first.id, as_of=RECORDED + dt.timedelta(hours=3))
+            confirm_consumption(session, SYSTEM, first.id, as_of=RECORDED + dt.timedelta(hours=3))
             with acting(session, SYSTEM):
-                request_refund(session, paid[2].id, reason="搬家", amount_fen=None,
+                request_refund(session, SYSTEM, paid[2].id, reason="搬家", amount_fen=None,
                                as_of=RECORDED)
     engine.dispose()
     return total

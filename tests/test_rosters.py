@@ -27,16 +27,16 @@ def _entries(db: Session, kind: str) -> list[RosterEntry]:
 
 def test_only_numbers_not_yet_on_the_roster_count_as_added(db: Session) -> None:
     a, b, c = new_id_number(), new_id_number(), new_id_number()
-    with acting_as(db, "regulator"):
-        assert registry.add_to_roster(db, "inservice", [a, b, a]) == 2
-        assert registry.add_to_roster(db, "inservice", [b, c, c.lower()]) == 1
+    with acting_as(db, "regulator") as actor:
+        assert registry.add_to_roster(db, actor, "inservice", [a, b, a]) == 2
+        assert registry.add_to_roster(db, actor, "inservice", [b, c, c.lower()]) == 1
     assert len(_entries(db, "inservice")) == 3
 
 
 def test_the_roster_stores_keyed_hashes_only(db: Session) -> None:
     number = new_id_number()
-    with acting_as(db, "regulator"):
-        registry.add_to_roster(db, "blacklist", [number], reason="性侵害违法犯罪记录")
+    with acting_as(db, "regulator") as actor:
+        registry.add_to_roster(db, actor, "blacklist", [number], reason="性侵害违法犯罪记录")
     [entry] = _entries(db, "blacklist")
     assert entry.id_number_hash == hash_id_number(number, db.info["settings"]["ID_HASH_KEY"])
     assert number not in entry.id_number_hash and entry.reason == "性侵害违法犯罪记录"
@@ -44,37 +44,37 @@ def test_the_roster_stores_keyed_hashes_only(db: Session) -> None:
 
 def test_the_two_rosters_are_separate(db: Session) -> None:
     number = new_id_number()
-    with acting_as(db, "regulator"):
-        assert registry.add_to_roster(db, "inservice", [number]) == 1
-        assert registry.add_to_roster(db, "blacklist", [number], reason="x") == 1
+    with acting_as(db, "regulator") as actor:
+        assert registry.add_to_roster(db, actor, "inservice", [number]) == 1
+        assert registry.add_to_roster(db, actor, "blacklist", [number], reason="x") == 1
 
 
 def test_every_bad_number_is_named_by_its_position_and_nothing_is_added(db: Session) -> None:
     good = new_id_number()
     bad_check = good[:17] + ("0" if good[17] != "0" else "1")
-    with acting_as(db, "regulator"), pytest.raises(Invalid) as caught:
-        registry.add_to_roster(db, "inservice", [good, bad_check, "12345"])
+    with acting_as(db, "regulator") as actor, pytest.raises(Invalid) as caught:
+        registry.add_to_roster(db, actor, "inservice", [good, bad_check, "12345"])
     assert set(caught.value.errors) == {"id_numbers.1", "id_numbers.2"}
     assert _entries(db, "inservice") == []
 
 
 def test_the_blacklist_needs_a_reason(db: Session) -> None:
-    with acting_as(db, "regulator"), pytest.raises(Invalid) as caught:
-        registry.add_to_roster(db, "blacklist", [new_id_number()], reason=None)
+    with acting_as(db, "regulator") as actor, pytest.raises(Invalid) as caught:
+        registry.add_to_roster(db, actor, "blacklist", [new_id_number()], reason=None)
     assert "reason" in caught.value.errors
 
 
 def test_more_than_ten_thousand_numbers_at_once_are_refused(db: Session) -> None:
     numbers = [new_id_number()] * (registry.MAX_ROSTER_NUMBERS + 1)
-    with acting_as(db, "regulator"), pytest.raises(Invalid) as caught:
-        registry.add_to_roster(db, "inservice", numbers)
+    with acting_as(db, "regulator") as actor, pytest.raises(Invalid) as caught:
+        registry.add_to_roster(db, actor, "inservice", numbers)
     assert "id_numbers" in caught.value.errors
 
 
 def test_ten_thousand_numbers_are_taken_in_one_call(db: Session) -> None:
     numbers = list(dict.fromkeys(new_id_number() for _ in range(registry.MAX_ROSTER_NUMBERS)))
-    with acting_as(db, "regulator"):
-        added = registry.add_to_roster(db, "inservice", numbers)
+    with acting_as(db, "regulator") as actor:
+        added = registry.add_to_roster(db, actor, "inservice", numbers)
     assert added == len(numbers) == count(db, RosterEntry, RosterEntry.kind == "inservice")
 
 

@@ -39,27 +39,22 @@ class Escrow:
 
     def enroll(self, hours: int = 10, *, student: str = "小明", course: Course | None = None,
                paid_at: dt.datetime | None = at(2026, 11, 1, 10)) -> Enrollment:
-        self.db.info["actor"] = self.parent
-        enrollment = create_enrollment(self.db, course_id=(course or self.w.course).id,
-                                       student_name=student, student_grade=7,
-                                       class_hours=hours)
+        enrollment = create_enrollment(self.db, self.parent,
+                                       course_id=(course or self.w.course).id,
+                                       student_name=student, student_grade=7, class_hours=hours)
         if paid_at is not None:
             n = next(_n)
-            self.db.info["actor"] = SYSTEM
-            assert apply_deposit(self.db, event_id=f"rules-evt-{n}",
+            assert apply_deposit(self.db, SYSTEM, event_id=f"rules-evt-{n}",
                                  payment_reference=enrollment.payment_reference,
                                  amount_fen=enrollment.amount_fen, trustee_txn_id=f"RT-{n}",
                                  received_at=paid_at) == "applied"
-        self.db.info["actor"] = SYSTEM
         self.db.flush()
         return enrollment
 
     def refund(self, enrollment: Enrollment, requested: dt.datetime,
                amount_fen: int | None = None) -> Refund:
-        self.db.info["actor"] = self.parent
-        refund = request_refund(self.db, enrollment.id, reason="搬家",
+        refund = request_refund(self.db, self.parent, enrollment.id, reason="搬家",
                                 amount_fen=amount_fen, as_of=requested)
-        self.db.info["actor"] = SYSTEM
         return refund
 
 
@@ -73,7 +68,6 @@ def escrow(db: Session, make: Factory) -> Escrow:
     w = world(make)
     parent = _actor(db, "parent")
     staff = _actor(db, "institution", institution_id=w.institution.id)
-    db.info["actor"] = SYSTEM
     return Escrow(db, w, parent, staff)
 
 
@@ -125,10 +119,8 @@ def test_consumed_hours_no_longer_count_towards_the_cap(escrow: Escrow) -> None:
     _policy(escrow.db, prepay_max_class_hours=59)
     assert len(run(escrow.db, "PREPAY_OVER_HOURS")) == 1
     lesson = escrow.w.session(at(2026, 11, 20, 18), minutes=90)
-    escrow.db.info["actor"] = escrow.staff
-    record_attendance(escrow.db, session_id=lesson.id, enrollment_ids=[first.id],
+    record_attendance(escrow.db, escrow.staff, session_id=lesson.id, enrollment_ids=[first.id],
                       class_hours=None, as_of=at(2026, 11, 20, 20))
-    escrow.db.info["actor"] = SYSTEM
     assert run(escrow.db, "PREPAY_OVER_HOURS") == []
 
 
@@ -148,7 +140,7 @@ def test_an_enrollment_over_the_amount_cap_is_high_and_one_at_it_is_not(escrow: 
 def test_an_approved_refund_not_executed_within_5_working_days_is_high(escrow: Escrow) -> None:
     enrollment = escrow.enroll(10)
     refund = escrow.refund(enrollment, at(2026, 11, 23, 9), amount_fen=4000)
-    approve_refund(escrow.db, refund.id, as_of=at(2026, 11, 23, 10))  # Monday
+    approve_refund(escrow.db, SYSTEM, refund.id, as_of=at(2026, 11, 23, 10))  # Monday
     # Working days 11-24 .. 11-30: the last day to execute is Monday 11-30.
     assert run(escrow.db, "REFUND_OVERDUE", as_of=at(2026, 11, 30, 23)) == []
     findings = run(escrow.db, "REFUND_OVERDUE", as_of=at(2026, 12, 1, 0, 30))
@@ -162,7 +154,7 @@ def test_an_approved_refund_not_executed_within_5_working_days_is_high(escrow: E
 def test_an_executed_refund_is_not_overdue(escrow: Escrow) -> None:
     enrollment = escrow.enroll(10)
     refund = escrow.refund(enrollment, at(2026, 11, 2, 9), amount_fen=4000)
-    instruction = approve_refund(escrow.db, refund.id, as_of=at(2026, 11, 2, 10))
+    instruction = approve_refund(escrow.db, SYSTEM, refund.id, as_of=at(2026, 11, 2, 10))
     instruction_executed(escrow.db, instruction.id, "RT-EXEC-1", at(2026, 11, 3, 10))
     assert run(escrow.db, "REFUND_OVERDUE") == []
 

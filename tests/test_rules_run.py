@@ -9,6 +9,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
 from supervision.models import Flag
 
@@ -28,7 +29,7 @@ def test_a_run_turns_planted_violations_into_flags_once_and_clears_fixed_ones(
     w.session(at(2026, 12, 2, 18))  # compliant
     uncertified = make.teacher(w.institution, qualification_cert_no=None)
 
-    first = run_compliance(db, as_of=AS_OF)
+    first = run_compliance(db, SYSTEM, as_of=AS_OF)
     flags = _flags(db)
     assert set(flags) == {("SUBJECT_ON_WEEKEND", "session", str(weekend.id)),
                           ("LATE_END_OFFLINE", "session", str(late.id))}
@@ -37,13 +38,13 @@ def test_a_run_turns_planted_violations_into_flags_once_and_clears_fixed_ones(
     assert first.flags_opened == 2
     assert uncertified.id  # a teacher without sessions teaches nobody: no finding
 
-    second = run_compliance(db, as_of=AS_OF)
+    second = run_compliance(db, SYSTEM, as_of=AS_OF)
     assert second.flags_opened == 0
     assert len(_flags(db)) == 2
 
     weekend.status = "cancelled"
     db.flush()
-    third = run_compliance(db, as_of=AS_OF)
+    third = run_compliance(db, SYSTEM, as_of=AS_OF)
     assert third.flags_cleared == 1
     db.expire_all()
     assert _flags(db)[("SUBJECT_ON_WEEKEND", "session", str(weekend.id))].status == "cleared"
@@ -54,8 +55,8 @@ def test_an_hourly_run_does_not_clear_session_flags_outside_its_window(db: Sessi
                                                                        make: Factory) -> None:
     w = world(make)
     later = w.session(at(2026, 12, 12, 10))  # a Saturday, 11 days ahead
-    run_compliance(db, as_of=AS_OF)
-    hourly = run_compliance(db, as_of=AS_OF, horizon_days=2, lookback_days=0)
+    run_compliance(db, SYSTEM, as_of=AS_OF)
+    hourly = run_compliance(db, SYSTEM, as_of=AS_OF, horizon_days=2, lookback_days=0)
     assert hourly.flags_cleared == 0
     db.expire_all()
     assert _flags(db)[("SUBJECT_ON_WEEKEND", "session", str(later.id))].status == "open"
@@ -69,14 +70,14 @@ def test_an_unlicensed_institution_keeps_one_flag_that_updates_and_clears_on_ren
         w.session(at(2026, 12, day, 17), minutes=45)
     key = ("UNLICENSED_OPERATION", "institution", str(w.institution.id))
 
-    first = run_compliance(db, as_of=AS_OF)
+    first = run_compliance(db, SYSTEM, as_of=AS_OF)
     unlicensed = [k for k in _flags(db) if k[0] == "UNLICENSED_OPERATION"]
     assert unlicensed == [key]
     assert first.by_rule["UNLICENSED_OPERATION"] == 1
     assert _flags(db)[key].evidence["session_count"] == 8
 
     w.session(at(2026, 12, 9, 17), minutes=45)
-    second = run_compliance(db, as_of=AS_OF)
+    second = run_compliance(db, SYSTEM, as_of=AS_OF)
     assert [k for k in _flags(db) if k[0] == "UNLICENSED_OPERATION"] == [key]
     assert second.flags_opened == 0
     db.expire_all()
@@ -85,6 +86,6 @@ def test_an_unlicensed_institution_keeps_one_flag_that_updates_and_clears_on_ren
 
     w.institution.license_valid_until = dt.date(2029, 11, 20)  # renewed
     db.flush()
-    run_compliance(db, as_of=AS_OF)
+    run_compliance(db, SYSTEM, as_of=AS_OF)
     db.expire_all()
     assert _flags(db)[key].status == "cleared"

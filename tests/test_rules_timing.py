@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from supervision import calendar
+from supervision.access.scope import SYSTEM
 from supervision.compliance.model import Window
 
 from .factories import Factory
@@ -100,7 +101,7 @@ def test_a_regulator_override_makes_a_saturday_an_adjusted_working_day(db: Sessi
     w = world(make)
     saturday = w.session(at(2026, 12, 12, 10))
     assert str(saturday.id) in subjects(run(db, "SUBJECT_ON_WEEKEND"))
-    calendar.put_override(db, dt.date(2026, 12, 12), kind="workday", name="调休")
+    calendar.put_override(db, SYSTEM, dt.date(2026, 12, 12), kind="workday", name="调休")
     assert str(saturday.id) not in subjects(run(db, "SUBJECT_ON_WEEKEND"))
     assert subjects(run(db, "SUBJECT_ON_ADJUSTED_WORKDAY")) == {str(saturday.id)}
 
@@ -120,7 +121,8 @@ def test_a_weekday_session_in_the_summer_vacation_is_a_high_finding(db: Session,
 def test_vacation_dates_edited_by_the_regulator_are_used(db: Session, make: Factory) -> None:
     w = world(make)
     session = w.session(at(2026, 7, 6, 10))
-    calendar.put_school_year(db, "2025-2026", winter=(dt.date(2026, 1, 24), dt.date(2026, 2, 24)),
+    calendar.put_school_year(db, SYSTEM, "2025-2026", winter=(dt.date(2026, 1, 24), dt.date(2026,
+                                                                                            2, 24)),
                              summer=(dt.date(2026, 7, 11), dt.date(2026, 8, 31)))
     assert run(db, "SUBJECT_IN_VACATION", as_of=SUMMER_AS_OF) == []
     assert session.id
@@ -348,18 +350,19 @@ def test_no_calendar_finding_without_sessions_in_the_unknown_year_or_once_it_is_
     assert run(db, "CALENDAR_DATA_MISSING", as_of=YEAR_END_AS_OF) == []
     w.session(at(2027, 1, 5, 18))
     assert len(run(db, "CALENDAR_DATA_MISSING", as_of=YEAR_END_AS_OF)) == 1
-    calendar.put_override(db, dt.date(2027, 1, 1), kind="holiday", name="元旦")
+    calendar.put_override(db, SYSTEM, dt.date(2027, 1, 1), kind="holiday", name="元旦")
     assert run(db, "CALENDAR_DATA_MISSING", as_of=YEAR_END_AS_OF) == []
 
 
 def test_a_school_year_without_vacation_dates_raises_a_calendar_finding(db: Session,
                                                                         make: Factory) -> None:
     w = world(make)
-    calendar.put_override(db, dt.date(2027, 10, 1), kind="holiday", name="国庆节")
+    calendar.put_override(db, SYSTEM, dt.date(2027, 10, 1), kind="holiday", name="国庆节")
     w.session(at(2027, 9, 6, 18))
     as_of = at(2027, 8, 25, 9)
     findings = run(db, "CALENDAR_DATA_MISSING", as_of=as_of)
     assert [(f.subject_id, f.severity) for f in findings] == [("2027-2028", "low")]
-    calendar.put_school_year(db, "2027-2028", winter=(dt.date(2028, 1, 22), dt.date(2028, 2, 20)),
+    calendar.put_school_year(db, SYSTEM, "2027-2028", winter=(dt.date(2028, 1, 22), dt.date(2028,
+                                                                                            2, 20)),
                              summer=(dt.date(2028, 7, 1), dt.date(2028, 8, 31)))
     assert run(db, "CALENDAR_DATA_MISSING", as_of=as_of) == []

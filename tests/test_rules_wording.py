@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
 from supervision.devtools.demo import seed_demo
 from supervision.models import Flag
@@ -38,7 +39,7 @@ def english_in(text: str) -> list[str]:
 
 def test_every_summary_of_the_demo_run_is_chinese_with_money_in_yuan(db: Session) -> None:
     _seed(db)
-    run_compliance(db, as_of=AS_OF)
+    run_compliance(db, SYSTEM, as_of=AS_OF)
     db.flush()
     flags = list(db.scalars(select(Flag)))
     assert len({f.rule for f in flags}) >= 15

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import calendar
+from supervision.access.scope import SYSTEM
 from supervision.compliance import runs
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.model import Finding, Window
@@ -53,7 +54,7 @@ def session_finding(session_id: int, institution_id: int | None = None) -> Findi
 
 
 def run(db: Session, as_of: dt.datetime = AS_OF, **kw: int) -> runs.ComplianceRun:
-    return runs.run_compliance(db, as_of=as_of, **kw)
+    return runs.run_compliance(db, SYSTEM, as_of=as_of, **kw)
 
 
 def flag(db: Session, rule: str, subject_id: str) -> Flag:
@@ -211,7 +212,7 @@ def test_a_resolved_or_cleared_flag_reopens_when_found_again(db: Session,
 def test_flags_raised_by_escrow_events_are_never_cleared_by_a_run(
         db: Session, make: Factory, rulebook: FakeRulebook) -> None:
     school = make.institution()
-    shortfall = raise_flag(db, rule="FUND_SHORTFALL", severity="critical",
+    shortfall = raise_flag(db, SYSTEM, rule="FUND_SHORTFALL", severity="critical",
                            institution_id=school.id, subject_type="account",
                            subject_id="GLXT-1:2026-12-01", summary="余额不足", evidence={})
     assert run(db).flags_cleared == 0
@@ -227,7 +228,7 @@ def test_a_calendar_flag_clears_when_the_data_arrives_not_when_sessions_go(
     rulebook.findings = []
     assert run(db).flags_cleared == 0
     assert flag(db, "CALENDAR_DATA_MISSING", "2027").status == "open"
-    calendar.put_override(db, dt.date(2027, 1, 1), kind="holiday", name="元旦")
+    calendar.put_override(db, SYSTEM, dt.date(2027, 1, 1), kind="holiday", name="元旦")
     assert run(db).flags_cleared == 1
     assert flag(db, "CALENDAR_DATA_MISSING", "2027").status == "cleared"
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supervision import clock
+from supervision.access.scope import SYSTEM
 from supervision.compliance import runs
 from supervision.compliance.model import Finding
 from supervision.models import Flag
@@ -106,19 +107,19 @@ def test_the_real_rulebook_flags_a_weekend_class_and_clears_it_once_moved(
     course = make.course(school)  # subject-type maths for grades 7-8
     saturday = make.session_of(course, make.teacher(school),
                                starts_at=dt.datetime(2026, 12, 5, 9, 0, tzinfo=SHANGHAI))
-    first = runs.run_compliance(db, as_of=AS_OF)
+    first = runs.run_compliance(db, SYSTEM, as_of=AS_OF)
     weekend = db.scalars(select(Flag).where(Flag.rule == "SUBJECT_ON_WEEKEND")).one()
     assert (weekend.subject_type, weekend.subject_id) == ("session", str(saturday.id))
     assert weekend.severity == "high" and weekend.institution_id == school.id
     assert first.sessions_scanned == 1 and first.by_rule["SUBJECT_ON_WEEKEND"] == 1
 
-    again = runs.run_compliance(db, as_of=AS_OF + dt.timedelta(hours=1))
+    again = runs.run_compliance(db, SYSTEM, as_of=AS_OF + dt.timedelta(hours=1))
     assert again.flags_opened == 0
 
     moved = dt.datetime(2026, 12, 9, 18, 0, tzinfo=SHANGHAI)  # a Wednesday evening
     saturday.starts_at, saturday.ends_at = moved, moved + dt.timedelta(minutes=90)
     db.flush()
-    fixed = runs.run_compliance(db, as_of=AS_OF + dt.timedelta(hours=2))
+    fixed = runs.run_compliance(db, SYSTEM, as_of=AS_OF + dt.timedelta(hours=2))
     assert fixed.flags_cleared >= 1
     db.refresh(weekend)
     assert weekend.status == "cleared"

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from supervision import calendar, scheduler
+from supervision.access.scope import SYSTEM
 from supervision.compliance import runs
 from supervision.compliance.model import Finding, Window
 from supervision.models import Base, ComplianceRun, Flag, JobClaim, OutboxMessage
@@ -127,7 +128,7 @@ def test_a_failing_job_leaves_no_claim_and_can_run_again(app: Flask, db: Session
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          no_findings: list[Finding]) -> None:
     def broken(ctx: scheduler.JobContext) -> str:
-        runs.run_compliance(ctx.session, as_of=ctx.now)
+        runs.run_compliance(ctx.session, SYSTEM, as_of=ctx.now)
         raise RuntimeError("boom")
 
     monkeypatch.setattr(scheduler, "compliance_full", broken)
@@ -152,7 +153,7 @@ def test_work_after_commit_sees_the_jobs_changes_and_a_failure_is_recorded(
     def fake_resolve(path: str) -> Any:
         if path == "supervision.escrow:create_release_run":
             return lambda session: FakeRun()
-        if path == "supervision.escrow.trustee:deliver_instructions":
+        if path == "supervision.workers.trustee:deliver_instructions":
             def deliver(factory: Any, settings: Any, ids: list[int]) -> None:
                 seen.append((ids, [c.job_id for c in claims(db)]))
             return deliver
@@ -196,14 +197,14 @@ def test_escrow_jobs_call_their_services_with_the_jobs_time(
     assert calls == [
         ("supervision.escrow:auto_confirm_due", NIGHT),
         ("supervision.escrow:auto_approve_due", NIGHT),
-        ("supervision.escrow.trustee:deliver_instructions", [5]),
-        ("supervision.escrow.trustee:deliver_pending", app.config["SUPERVISION"]),
-        ("supervision.escrow.statements:pull_statements", dt.date(2026, 11, 19)),
+        ("supervision.workers.trustee:deliver_instructions", [5]),
+        ("supervision.workers.trustee:deliver_pending", app.config["SUPERVISION"]),
+        ("supervision.workers.statements:pull_statements", dt.date(2026, 11, 19)),
     ]
 
 
 def test_the_escrow_jobs_run_against_the_real_escrow_services(app: Flask, db: Session) -> None:
-    app.config["SUPERVISION"]["TRUSTEE_API_URL"] = ""
+    app.config["SUPERVISION"] = changed(app.config["SUPERVISION"], TRUSTEE_API_URL="")
     for job_id in ("escrow.auto_confirm", "escrow.refund_auto_approve", "escrow.release_run",
                    "escrow.instruction_retry", "escrow.statement_pull"):
         outcome = scheduler.run_job(app, job_id, NIGHT)
@@ -224,17 +225,17 @@ def test_calendar_coverage_raises_next_years_gap_from_december(app: Flask, db: S
     assert gap.institution_id is None and gap.status == "open"
     assert "2027年法定节假日" in gap.summary
 
-    calendar.put_override(db, dt.date(2027, 1, 1), kind="holiday", name="元旦")
+    calendar.put_override(db, SYSTEM, dt.date(2027, 1, 1), kind="holiday", name="元旦")
     scheduler.run_job(app, "calendar.coverage", december + dt.timedelta(days=1))
     db.expire_all()
     assert db.get(Flag, gap.id).status == "cleared"  # type: ignore[union-attr]
 
 
 def test_calendar_coverage_asks_for_next_school_year_from_july(app: Flask, db: Session) -> None:
-    calendar.put_override(db, dt.date(2027, 1, 1), kind="holiday", name="元旦")
+    calendar.put_override(db, SYSTEM, dt.date(2027, 1, 1), kind="holiday", name="元旦")
     july = dt.datetime(2027, 7, 1, 0, 30, tzinfo=SHANGHAI)
     assert scheduler.run_job(app, "calendar.coverage", july).detail == "missing: 2027-2028"
-    calendar.put_school_year(db, "2027-2028", winter=(dt.date(2028, 1, 22),
+    calendar.put_school_year(db, SYSTEM, "2027-2028", winter=(dt.date(2028, 1, 22),
                                                       dt.date(2028, 2, 20)),
                              summer=(dt.date(2028, 7, 1), dt.date(2028, 8, 31)))
     scheduler.run_job(app, "calendar.coverage", july + dt.timedelta(days=1))

@@ -142,7 +142,7 @@ def test_payouts_are_matched_on_the_day_the_trustee_executed_them(
     instruction = release_instruction(db, make, inst, e, hours=2)
     event = executed_event(instruction.id, txn="PAY-1", at="2026-12-03T09:30:00+08:00")
     with acting(db, TRUSTEE):
-        handle_event(db, {**event, "executed_at": dt.datetime.fromisoformat(
+        handle_event(db, TRUSTEE, {**event, "executed_at": dt.datetime.fromisoformat(
             event["executed_at"])}, payload=event)
     day = body(inst, [line("PAY-1", 8000, "debit", "2026-12-03")], opening=40000,
                day="2026-12-03")
@@ -161,7 +161,7 @@ def test_a_receipt_nobody_could_identify_is_known_to_the_ledger(
     inst = make.institution()
     event = deposit_event("SV-UNKNOWN", 12345, txn="ANON-1")
     with acting(db, TRUSTEE):
-        handle_event(db, {**event, "received_at": dt.datetime.fromisoformat(
+        handle_event(db, TRUSTEE, {**event, "received_at": dt.datetime.fromisoformat(
             event["received_at"])}, payload=event)
     report = client.post(URL, json=body(inst, [line("ANON-1", 12345)]), headers=regulator).json
     # Booked to the global suspense (and flagged as a deposit then): not unknown money here.

@@ -34,8 +34,8 @@ def test_a_teacher_keeps_only_the_hash_and_the_mask_of_the_id_number(db: Session
                                                                      make: Factory) -> None:
     inst = make.institution()
     number = new_id_number()
-    with acting_as(db, "institution", institution_id=inst.id):
-        teacher = registry.register_teacher(db, teacher_body(id_number=number))
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        teacher = registry.register_teacher(db, actor, teacher_body(id_number=number))
     assert teacher.id_number_hash == _hash(db, number)
     assert teacher.id_number_masked == mask_id_number(number)
     assert number not in {str(v) for v in vars(teacher).values()}
@@ -45,8 +45,9 @@ def test_the_same_person_at_two_institutions_has_the_same_hash(db: Session,
                                                                make: Factory) -> None:
     number = new_id_number()
     one, two = make.institution(), make.institution()
-    with acting_as(db, "regulator"):
-        a = registry.register_teacher(db, teacher_body(id_number=number, institution_id=one.id))
+    with acting_as(db, "regulator") as actor:
+        a = registry.register_teacher(db, actor, teacher_body(id_number=number,
+                                                              institution_id=one.id))
         b = registry.register_teacher(db, teacher_body(id_number=number.lower(),
                                                        institution_id=two.id))
     assert a.id != b.id and a.id_number_hash == b.id_number_hash
@@ -57,8 +58,9 @@ def test_a_wrong_id_check_digit_is_refused_naming_id_number(db: Session,
     inst = make.institution()
     number = new_id_number()
     wrong = number[:17] + ("0" if number[17] != "0" else "1")
-    with acting_as(db, "institution", institution_id=inst.id), pytest.raises(Invalid) as caught:
-        registry.register_teacher(db, teacher_body(id_number=wrong))
+    with acting_as(db, "institution",
+                   institution_id=inst.id) as actor, pytest.raises(Invalid) as caught:
+        registry.register_teacher(db, actor, teacher_body(id_number=wrong))
     assert set(caught.value.errors) == {"id_number"}
 
 
@@ -68,25 +70,26 @@ def test_a_region_created_after_the_birth_date_is_still_accepted(db: Session,
     # Typed, check character worked out by hand from GB 11643's weights (sum 212, mod 11 = 3 → 9).
     number = "320213198503041239"
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id):
-        assert registry.register_teacher(db, teacher_body(id_number=number)).id
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        assert registry.register_teacher(db, actor, teacher_body(id_number=number)).id
 
 
 def test_cert_level_is_derived_from_the_certificate_number(db: Session,
                                                            make: Factory) -> None:
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id):
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
         teacher = registry.register_teacher(
-            db, teacher_body(qualification_cert_no=new_cert_no("2"), cert_level=None))
+            db, actor, teacher_body(qualification_cert_no=new_cert_no("2"), cert_level=None))
     assert teacher.cert_level == "primary"
 
 
 def test_a_cert_level_that_disagrees_with_the_number_is_refused(db: Session,
                                                                 make: Factory) -> None:
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id), pytest.raises(Invalid) as caught:
+    with acting_as(db, "institution",
+                   institution_id=inst.id) as actor, pytest.raises(Invalid) as caught:
         registry.register_teacher(
-            db, teacher_body(qualification_cert_no=new_cert_no("2"), cert_level="senior"))
+            db, actor, teacher_body(qualification_cert_no=new_cert_no("2"), cert_level="senior"))
     assert set(caught.value.errors) == {"cert_level"}
 
 
@@ -94,18 +97,19 @@ def test_a_cert_level_that_disagrees_with_the_number_is_refused(db: Session,
 def test_a_malformed_certificate_number_is_refused(db: Session, make: Factory,
                                                    cert_no: str) -> None:
     inst = make.institution()
-    with acting_as(db, "institution", institution_id=inst.id), pytest.raises(Invalid) as caught:
-        registry.register_teacher(db, teacher_body(qualification_cert_no=cert_no))
+    with acting_as(db, "institution",
+                   institution_id=inst.id) as actor, pytest.raises(Invalid) as caught:
+        registry.register_teacher(db, actor, teacher_body(qualification_cert_no=cert_no))
     assert "qualification_cert_no" in caught.value.errors
 
 
 def test_an_institution_cannot_register_a_teacher_elsewhere(db: Session,
                                                             make: Factory) -> None:
     mine, theirs = make.institution(), make.institution()
-    with acting_as(db, "institution", institution_id=mine.id):
-        own = registry.register_teacher(db, teacher_body(institution_id=mine.id))
+    with acting_as(db, "institution", institution_id=mine.id) as actor:
+        own = registry.register_teacher(db, actor, teacher_body(institution_id=mine.id))
         with pytest.raises(Invalid) as caught:
-            registry.register_teacher(db, teacher_body(institution_id=theirs.id))
+            registry.register_teacher(db, actor, teacher_body(institution_id=theirs.id))
     assert own.institution_id == mine.id
     assert set(caught.value.errors) == {"institution_id"}
 
@@ -113,11 +117,11 @@ def test_an_institution_cannot_register_a_teacher_elsewhere(db: Session,
 def test_a_regulator_must_name_an_institution_it_supervises(db: Session,
                                                             make: Factory) -> None:
     elsewhere = make.institution(district_code="320282")
-    with acting_as(db, "regulator", district_code="320213"):
+    with acting_as(db, "regulator", district_code="320213") as actor:
         with pytest.raises(Invalid) as missing:
-            registry.register_teacher(db, teacher_body())
+            registry.register_teacher(db, actor, teacher_body())
         with pytest.raises(Invalid) as outside:
-            registry.register_teacher(db, teacher_body(institution_id=elsewhere.id))
+            registry.register_teacher(db, actor, teacher_body(institution_id=elsewhere.id))
     assert "institution_id" in missing.value.errors
     assert "institution_id" in outside.value.errors
 
@@ -126,8 +130,8 @@ def test_changing_the_certificate_derives_the_level_again(db: Session, make: Fac
     inst = make.institution()
     teacher = make.teacher(inst)
     assert teacher.cert_level == "senior"
-    with acting_as(db, "institution", institution_id=inst.id):
-        registry.update_teacher(db, teacher.id, {"qualification_cert_no": new_cert_no("1")})
+    with acting_as(db, "institution", institution_id=inst.id) as actor:
+        registry.update_teacher(db, actor, teacher.id, {"qualification_cert_no": new_cert_no("1")})
     assert teacher.cert_level == "kindergarten"
 
 
@@ -135,8 +139,8 @@ def test_changing_the_id_number_replaces_hash_and_mask(db: Session, make: Factor
     inst = make.institution()
     teacher = make.teacher(inst)
     number = new_id_number()
-    with acting_as(db, "regulator"):
-        registry.update_teacher(db, teacher.id, {"id_number": number})
+    with acting_as(db, "regulator") as actor:
+        registry.update_teacher(db, actor, teacher.id, {"id_number": number})
     assert teacher.id_number_hash == _hash(db, number)
     assert teacher.id_number_masked == mask_id_number(number)
 
@@ -144,8 +148,8 @@ def test_changing_the_id_number_replaces_hash_and_mask(db: Session, make: Factor
 def test_another_institutions_teacher_cannot_be_changed(db: Session, make: Factory) -> None:
     mine, theirs = make.institution(), make.institution()
     teacher = make.teacher(theirs)
-    with acting_as(db, "institution", institution_id=mine.id), pytest.raises(NotFound):
-        registry.update_teacher(db, teacher.id, {"name": "张老师"})
+    with acting_as(db, "institution", institution_id=mine.id) as actor, pytest.raises(NotFound):
+        registry.update_teacher(db, actor, teacher.id, {"name": "张老师"})
 
 
 # --- HTTP ----------------------------------------------------------------------------------

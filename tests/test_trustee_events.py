@@ -185,7 +185,7 @@ def test_a_trustee_txn_id_reused_with_another_receipt_goes_to_suspense_flagged_n
     assert flag.evidence["reused_trustee_txn_id"] == "TX-REUSED"
     assert flag.evidence["payment_reference"] == reference
     with acting(db, SYSTEM):
-        assert trial_balance(db).balanced and verify_ledger(db) == []
+        assert trial_balance(db, SYSTEM).balanced and verify_ledger(db) == []
     # The same reuse delivered again under yet another event id is booked and flagged once.
     again = deposit_event(reference, amount, txn="TX-REUSED")
     assert signed_post(client, again).json["outcome"] == "suspense"
@@ -289,7 +289,7 @@ def test_a_failed_instruction_returns_the_money_and_a_later_run_instructs_it_aga
     assert instruction.status == "failed" and instruction.failure_reason == "账户冻结"
     from supervision.escrow import create_release_run
 
-    run = create_release_run(db)
+    run = create_release_run(db, SYSTEM)
     again = db.scalars(select(Instruction).where(Instruction.release_run_id == run.id)).one()
     assert again.amount_fen == instruction.amount_fen
 

@@ -17,13 +17,14 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
 from supervision import clock, outbound
+from supervision.access.scope import SYSTEM
 from supervision.devtools.trustee_sandbox import SandboxState, create_sandbox
 from supervision.escrow import confirm_consumption, create_release_run, record_attendance
-from supervision.escrow.statements import pull_statements
-from supervision.escrow.trustee import deliver_instructions, deliver_pending
 from supervision.models import Course
 from supervision.models.escrow import Enrollment, Instruction
 from supervision.models.trustee import Statement
+from supervision.workers.statements import pull_statements
+from supervision.workers.trustee import deliver_instructions, deliver_pending
 
 from .factories import Factory
 from .test_trustee_support import (
@@ -158,7 +159,7 @@ def test_the_whole_money_cycle_runs_against_the_sandbox(live_url: str) -> None:
             trustee_app = create_sandbox(
                 secret=SECRET, callback_url=f"{server_url}/api/v1/trustee/events", delay=0.2)
             with served(trustee_app) as sandbox_url:
-                settings["TRUSTEE_API_URL"] = sandbox_url
+                app.config["SUPERVISION"] = changed(settings, TRUSTEE_API_URL=sandbox_url)
                 e, account = _enrolled(app)
                 deposit = requests.post(f"{sandbox_url}/deposits", timeout=10, json={
                     "payment_reference": e.payment_reference, "amount_fen": e.amount_fen,
@@ -197,10 +198,10 @@ def _release(app: Flask, e: Enrollment) -> int:
         paid = session.get(Enrollment, e.id)
         assert paid is not None and paid.paid_at is not None
         cls = make.session_of(course, teacher, starts_at=paid.paid_at, minutes=90)
-        (c,) = record_attendance(session, session_id=cls.id, enrollment_ids=[e.id],
+        (c,) = record_attendance(session, SYSTEM, session_id=cls.id, enrollment_ids=[e.id],
                                  class_hours=2, as_of=clock.local_now())
-        confirm_consumption(session, c.id, as_of=clock.local_now())
-        run = create_release_run(session)
+        confirm_consumption(session, SYSTEM, c.id, as_of=clock.local_now())
+        run = create_release_run(session, SYSTEM)
         return int(session.scalars(select(Instruction.id).where(
             Instruction.release_run_id == run.id)).one())
 
@@ -259,8 +260,9 @@ def test_an_instruction_whose_answers_timed_out_is_retried_and_executed_once(
     db.commit()
     factory = app.extensions["supervision.sessionmaker"]
     with served(slow_network) as url:
-        cfg = {**app.config["SUPERVISION"], "TRUSTEE_API_URL": url,
-               "TRUSTEE_TIMEOUT_SECONDS": 0.3, "TRUSTEE_BACKOFF_SECONDS": 0.05}
+        cfg = changed(app.config["SUPERVISION"], TRUSTEE_API_URL=url,
+                      TRUSTEE_TIMEOUT_SECONDS=0.3, TRUSTEE_BACKOFF_SECONDS=0.05)
+
         deliver_instructions(factory, cfg, [row.id])
         db.expire_all()
         assert db.get(Instruction, row.id).status == "pending"

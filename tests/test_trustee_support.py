@@ -64,6 +64,7 @@ def executed_event(instruction_id: int, *, txn: str | None = None,
 
 @contextmanager
 def acting(db: Session, actor: Actor) -> Iterator[Session]:
+    """Who the audit trail names, as the edge would set it (services are handed their actor)."""
     previous = db.info.get("actor")
     db.info["actor"] = actor
     try:
@@ -80,9 +81,8 @@ def parent_actor(db: Session, name: str = "家长") -> Actor:
 def enrollment(db: Session, make: Factory, institution: Institution, *, hours: int = 10,
                price: int = 4000) -> Enrollment:
     course = make.course(institution, price_per_class_hour_fen=price)
-    with acting(db, parent_actor(db)):
-        return create_enrollment(db, course_id=course.id, student_name="小明", student_grade=8,
-                                 class_hours=hours)
+    return create_enrollment(db, parent_actor(db), course_id=course.id, student_name="小明",
+                             student_grade=8, class_hours=hours)
 
 
 def pay(db: Session, enrollment: Enrollment, *, txn: str | None = None,
@@ -91,7 +91,7 @@ def pay(db: Session, enrollment: Enrollment, *, txn: str | None = None,
     event = deposit_event(enrollment.payment_reference, enrollment.amount_fen, txn=txn)
     event["received_at"] = dt.datetime.fromisoformat(received_at)
     with acting(db, TRUSTEE):
-        handle_event(db, event, payload={**event, "received_at": received_at})
+        handle_event(db, TRUSTEE, event, payload={**event, "received_at": received_at})
     return str(event["trustee_txn_id"])
 
 
@@ -106,11 +106,11 @@ def release_instruction(db: Session, make: Factory, institution: Institution,
     assert course is not None
     starts = dt.datetime(2026, 12, 2, 18, 0, tzinfo=SHANGHAI)
     cls = make.session_of(course, teacher, starts_at=starts, minutes=45 * hours)
-    with acting(db, SYSTEM):
-        (consumption,) = record_attendance(db, session_id=cls.id, enrollment_ids=[enrollment.id],
-                                           class_hours=hours, as_of=starts + dt.timedelta(hours=3))
-        confirm_consumption(db, consumption.id, as_of=starts + dt.timedelta(hours=4))
-        run = create_release_run(db)
+    (consumption,) = record_attendance(db, SYSTEM, session_id=cls.id,
+                                       enrollment_ids=[enrollment.id], class_hours=hours,
+                                       as_of=starts + dt.timedelta(hours=3))
+    confirm_consumption(db, SYSTEM, consumption.id, as_of=starts + dt.timedelta(hours=4))
+    run = create_release_run(db, SYSTEM)
     return db.scalars(select(Instruction).where(Instruction.release_run_id == run.id,
                                                 Instruction.institution_id == institution.id)
                       ).one()

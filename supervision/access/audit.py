@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from ..models import AuditLog
 from ..models.base import utcnow
-from .scope import Actor, actor_of, scoped
+from .scope import SYSTEM, Actor, scoped
 
 
 def _plain(value: Any) -> Any:
@@ -55,8 +55,15 @@ def _institution_of(obj: Any) -> int | None:
     return getattr(obj, "institution_id", None)
 
 
+def _edge_actor(session: Session) -> Actor:
+    """Whom the trail names: the edge (web/auth.py, the CLI and scheduler wrappers) puts its
+    actor on the session once. Only the trail reads it; services are handed their actor."""
+    actor = session.info.get("actor")
+    return actor if isinstance(actor, Actor) else SYSTEM
+
+
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
-    actor = actor_of(session)
+    actor = _edge_actor(session)
     action_override = session.info.get("audit_action")
     rows: list[dict[str, Any]] = []
     now = utcnow()

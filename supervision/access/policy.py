@@ -3,7 +3,7 @@
 The API, the console, the command line and the scheduler all reach the same service functions,
 so a check made in a view protects one front end and silently leaves the others open (the
 console once saved calendar changes the API refused). A service asks one of these functions
-before it writes anything; the caller is the session's actor (`scope.actor_of`).
+before it writes anything; the caller is the service's explicit `actor` argument.
 
 Scoping (which objects an allowed caller sees) stays in `scope.py`: out of scope is 404 there,
 while these functions answer 403, "your role may not do this at all", whatever the id.

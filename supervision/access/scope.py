@@ -87,12 +87,7 @@ def get_in_scope(session: Session, actor: Actor, model: type[T], id_: Any,
     return obj
 
 
-def actor_of(session: Session) -> Actor:
-    actor = session.info.get("actor")
-    return actor if isinstance(actor, Actor) else SYSTEM
-
-
-def settings_of(session: Session) -> dict[str, Any]:
+def settings_of(session: Session) -> Settings:
     settings = session.info.get("settings")
     if settings is None:
         raise RuntimeError("session has no settings: open it through the app's session factory")

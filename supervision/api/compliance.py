@@ -86,7 +86,8 @@ class Runs(MethodView):
     @runs_bp.arguments(RunIn, required=False)  # every field has a default (API.md §5)
     @runs_bp.response(201, RunOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return runs.run_compliance(db_session(), as_of=data["as_of"] or shanghai_now(),
+        return runs.run_compliance(db_session(), current_actor(),
+                                   as_of=data["as_of"] or shanghai_now(),
                                    horizon_days=data["horizon_days"],
                                    lookback_days=data["lookback_days"])
 
@@ -292,12 +293,12 @@ class CalendarDay(MethodView):
     @calendar_bp.arguments(OverrideIn)
     @calendar_bp.response(200, DayOut)
     def put(self, data: dict[str, Any], day: str) -> Any:
-        return calendar.put_override(db_session(), _path_date(day), **data)
+        return calendar.put_override(db_session(), current_actor(), _path_date(day), **data)
 
     @requires("regulator")
     @calendar_bp.response(204)
     def delete(self, day: str) -> None:
-        calendar.delete_override(db_session(), _path_date(day))
+        calendar.delete_override(db_session(), current_actor(), _path_date(day))
 
 
 @calendar_bp.route("/calendar/school-years")
@@ -328,7 +329,7 @@ class SchoolYearItem(MethodView):
     @calendar_bp.response(200, SchoolYearOut)
     def put(self, data: dict[str, Any], name: str) -> Any:
         winter, summer = data["winter_vacation"], data["summer_vacation"]
-        return calendar.put_school_year(db_session(), name,
+        return calendar.put_school_year(db_session(), current_actor(), name,
                                         winter=(winter["start"], winter["end"]),
                                         summer=(summer["start"], summer["end"]))
 

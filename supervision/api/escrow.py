@@ -8,11 +8,18 @@ from flask import current_app
 from flask.views import MethodView
 
 from .. import escrow
-from ..access.scope import actor_of, get_in_scope
+from ..access.scope import get_in_scope
 from ..escrow import consumption, enrollments, instructions, queries, refunds
 from ..models.escrow import Consumption, Instruction, Refund
-from ..web.auth import requires
-from ..web.request import db_session, session_factory
+from ..web.auth import current_actor, requires
+from ..web.request import (
+    Answer,
+    after_commit,
+    answer_after_commit,
+    db_session,
+    session_factory,
+)
+from ..workers.trustee import deliver_instructions
 from . import escrow_schemas as s
 from .common import Blueprint, Query, shanghai_now
 from .idempotency import money_moving, remember
@@ -26,26 +33,22 @@ ledger_bp = Blueprint("escrow_ledger", __name__,
                       description="Releases, instructions and the ledger (§4)")
 
 
-def deliver(instruction_ids: list[int]) -> None:
-    """Hand instructions to the trustee (B2's deliverer; its own transactions)."""
-    from ..escrow.trustee import deliver_instructions
-
-    deliver_instructions(session_factory(), current_app.config["SUPERVISION"], instruction_ids)
-
-
-def commit_then_deliver(instruction_ids: list[int], status: int, provisional: Any) -> None:
-    """The deliberate second transaction of a request. An instruction must be in the
-    database before the trustee hears of it (a crash in between then leaves a pending
-    instruction that the retry job delivers, never an instruction at the trustee that we do
-    not know), and it must reach the trustee before we answer. So: commit the postings (with
-    the provisional idempotent answer), deliver, and let the view re-read the statuses; the
-    request's final commit stores the final answer."""
-    remember(status, provisional)
-    session = db_session()
-    session.commit()
+def deliver_then_answer(instruction_ids: list[int], answer: Answer) -> None:
+    """An instruction must be in the database before the trustee hears of it (a crash in
+    between then leaves a pending instruction that the retry job delivers, never an
+    instruction at the trustee that we do not know), and it must reach the trustee before we
+    answer: so it is delivered after the request's commit, and the answer is built again
+    afterwards, with the statuses the delivery left."""
     if instruction_ids:
-        deliver(instruction_ids)
-    session.expire_all()
+        factory, settings = session_factory(), current_app.config["SUPERVISION"]
+        after_commit(lambda: deliver_instructions(factory, settings, instruction_ids))
+    answer_after_commit(answer)
+
+
+def _answer(schema: Any, data: Any, status: int) -> Response:
+    response = jsonify(schema.dump(data))
+    response.status_code = status
+    return response
 
 
 # --- enrollments -----------------------------------------------------------------------------
@@ -57,14 +60,18 @@ class Enrollments(MethodView):
     @enrollments_bp.arguments(s.EnrollmentIn)
     @enrollments_bp.response(201, s.EnrollmentOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return escrow.create_enrollment(db_session(), **data)
+        session = db_session()
+        return queries.enrollment_view(
+            session, escrow.create_enrollment(session, current_actor(), **data))
 
     @requires("parent", "institution", "regulator")
     @enrollments_bp.arguments(s.EnrollmentArgs, location="query")
     @enrollments_bp.response(200, s.EnrollmentOut(many=True))
     @enrollments_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), enrollments.enrollments_query(db_session(), **args))
+        session = db_session()
+        return Query(session, enrollments.enrollments_query(session, current_actor(), **args),
+                     present=lambda page: queries.enrollment_views(session, page))
 
 
 @enrollments_bp.route("/enrollments/<int:enrollment_id>")
@@ -72,7 +79,9 @@ class EnrollmentOne(MethodView):
     @requires("parent", "institution", "regulator")
     @enrollments_bp.response(200, s.EnrollmentOut)
     def get(self, enrollment_id: int) -> Any:
-        return enrollments.get_enrollment(db_session(), enrollment_id)
+        session = db_session()
+        return queries.enrollment_view(
+            session, enrollments.get_enrollment(session, current_actor(), enrollment_id))
 
 
 @enrollments_bp.route("/enrollments/<int:enrollment_id>/escrow")
@@ -80,7 +89,7 @@ class EnrollmentEscrow(MethodView):
     @requires("parent", "institution", "regulator")
     @enrollments_bp.response(200, s.EscrowStatusOut)
     def get(self, enrollment_id: int) -> Any:
-        return escrow.escrow_status(db_session(), enrollment_id)
+        return escrow.escrow_status(db_session(), current_actor(), enrollment_id)
 
 
 @enrollments_bp.route("/enrollments/<int:enrollment_id>/refunds")
@@ -90,8 +99,9 @@ class EnrollmentRefunds(MethodView):
     @enrollments_bp.arguments(s.RefundIn)
     @enrollments_bp.response(201, s.RefundOut)
     def post(self, data: dict[str, Any], enrollment_id: int) -> Any:
-        return escrow.request_refund(db_session(), enrollment_id, reason=data["reason"],
-                                     amount_fen=data.get("amount_fen"), as_of=shanghai_now())
+        return escrow.request_refund(db_session(), current_actor(), enrollment_id,
+                                     reason=data["reason"], amount_fen=data.get("amount_fen"),
+                                     as_of=shanghai_now())
 
 
 # --- consumption -----------------------------------------------------------------------------
@@ -104,7 +114,8 @@ class Attendance(MethodView):
     @consumptions_bp.response(201, s.AttendanceOut)
     def post(self, data: dict[str, Any], session_id: int) -> Any:
         return {"consumptions": escrow.record_attendance(
-            db_session(), session_id=session_id, enrollment_ids=data["enrollment_ids"],
+            db_session(), current_actor(), session_id=session_id,
+            enrollment_ids=data["enrollment_ids"],
             class_hours=data.get("class_hours"), as_of=shanghai_now())}
 
 
@@ -115,7 +126,8 @@ class Consumptions(MethodView):
     @consumptions_bp.response(200, s.ConsumptionOut(many=True))
     @consumptions_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), consumption.consumptions_query(db_session(), **args))
+        session = db_session()
+        return Query(session, consumption.consumptions_query(session, current_actor(), **args))
 
 
 @consumptions_bp.route("/consumptions/<int:consumption_id>")
@@ -124,7 +136,7 @@ class ConsumptionOne(MethodView):
     @consumptions_bp.response(200, s.ConsumptionOut)
     def get(self, consumption_id: int) -> Any:
         session = db_session()
-        return get_in_scope(session, actor_of(session), Consumption, consumption_id)
+        return get_in_scope(session, current_actor(), Consumption, consumption_id)
 
 
 @consumptions_bp.route("/consumptions/<int:consumption_id>/confirm")
@@ -133,7 +145,8 @@ class ConsumptionConfirm(MethodView):
     @money_moving
     @consumptions_bp.response(200, s.ConsumptionOut)
     def post(self, consumption_id: int) -> Any:
-        return escrow.confirm_consumption(db_session(), consumption_id, as_of=shanghai_now())
+        return escrow.confirm_consumption(db_session(), current_actor(), consumption_id,
+                                          as_of=shanghai_now())
 
 
 @consumptions_bp.route("/consumptions/<int:consumption_id>/dispute")
@@ -143,8 +156,8 @@ class ConsumptionDispute(MethodView):
     @consumptions_bp.arguments(s.ReasonIn)
     @consumptions_bp.response(200, s.ConsumptionOut)
     def post(self, data: dict[str, Any], consumption_id: int) -> Any:
-        return escrow.dispute_consumption(db_session(), consumption_id, reason=data["reason"],
-                                          as_of=shanghai_now())
+        return escrow.dispute_consumption(db_session(), current_actor(), consumption_id,
+                                          reason=data["reason"], as_of=shanghai_now())
 
 
 # --- refunds ---------------------------------------------------------------------------------
@@ -156,7 +169,7 @@ class Refunds(MethodView):
     @refunds_bp.response(200, s.RefundOut(many=True))
     @refunds_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), refunds.refunds_query(db_session(), **args))
+        return Query(db_session(), refunds.refunds_query(db_session(), current_actor(), **args))
 
 
 @refunds_bp.route("/refunds/<int:refund_id>")
@@ -165,7 +178,7 @@ class RefundOne(MethodView):
     @refunds_bp.response(200, s.RefundOut)
     def get(self, refund_id: int) -> Any:
         session = db_session()
-        return get_in_scope(session, actor_of(session), Refund, refund_id)
+        return get_in_scope(session, current_actor(), Refund, refund_id)
 
 
 @refunds_bp.route("/refunds/<int:refund_id>/approve")
@@ -175,9 +188,10 @@ class RefundApprove(MethodView):
     @refunds_bp.response(200, s.RefundOut)
     def post(self, refund_id: int) -> Any:
         session = db_session()
-        instruction = escrow.approve_refund(session, refund_id, as_of=shanghai_now())
-        refund = session.get(Refund, refund_id)
-        commit_then_deliver([instruction.id], 200, s.RefundOut().dump(refund))
+        instruction = escrow.approve_refund(session, current_actor(), refund_id,
+                                             as_of=shanghai_now())
+        deliver_then_answer([instruction.id], lambda fresh: _answer(
+            s.RefundOut(), fresh.get(Refund, refund_id), 200))
         return session.get(Refund, refund_id)
 
 
@@ -188,7 +202,7 @@ class RefundReject(MethodView):
     @refunds_bp.arguments(s.ReasonIn)
     @refunds_bp.response(200, s.RefundOut)
     def post(self, data: dict[str, Any], refund_id: int) -> Any:
-        return escrow.reject_refund(db_session(), refund_id, reason=data["reason"],
+        return escrow.reject_refund(db_session(), current_actor(), refund_id, reason=data["reason"],
                                     as_of=shanghai_now())
 
 
@@ -201,7 +215,7 @@ class ReleaseRuns(MethodView):
     @ledger_bp.response(201, s.ReleaseRunOut)
     def post(self) -> Any:
         session = db_session()
-        run = escrow.create_release_run(session)
+        run = escrow.create_release_run(session, current_actor())
         items = instructions.run_instructions(session, run)
         commit_then_deliver([i.id for i in items], 201,
                             s.ReleaseRunOut().dump(_run_body(run, items)))
@@ -220,7 +234,8 @@ class Instructions(MethodView):
     @ledger_bp.response(200, s.InstructionOut(many=True))
     @ledger_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), instructions.instructions_query(db_session(), **args))
+        session = db_session()
+        return Query(session, instructions.instructions_query(session, current_actor(), **args))
 
 
 @ledger_bp.route("/escrow/trial-balance")
@@ -228,7 +243,7 @@ class TrialBalance(MethodView):
     @requires("regulator")
     @ledger_bp.response(200, s.TrialBalanceOut)
     def get(self) -> Any:
-        return escrow.trial_balance(db_session())
+        return escrow.trial_balance(db_session(), current_actor())
 
 
 @ledger_bp.route("/escrow/institutions/<int:institution_id>/summary")
@@ -236,7 +251,7 @@ class InstitutionSummary(MethodView):
     @requires("regulator", "institution")
     @ledger_bp.response(200, s.SummaryOut)
     def get(self, institution_id: int) -> Any:
-        return queries.institution_summary(db_session(), institution_id)
+        return queries.institution_summary(db_session(), current_actor(), institution_id)
 
 
 @ledger_bp.route("/escrow/entries")
@@ -246,7 +261,7 @@ class Entries(MethodView):
     @ledger_bp.response(200, s.EntryOut(many=True))
     @ledger_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), queries.entries_query(db_session(), **args))
+        return Query(db_session(), queries.entries_query(db_session(), current_actor(), **args))
 
 
 blueprints = [enrollments_bp, consumptions_bp, refunds_bp, ledger_bp]

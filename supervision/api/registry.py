@@ -77,13 +77,14 @@ class Institutions(MethodView):
     @institutions_bp.response(200, rs.InstitutionOut(many=True))
     @institutions_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), registry.institutions_query(db_session(), **args))
+        session = db_session()
+        return Query(session, registry.institutions_query(session, current_actor(), **args))
 
     @requires("regulator")
     @institutions_bp.arguments(rs.InstitutionIn)
     @institutions_bp.response(201, rs.InstitutionOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return registry.register_institution(db_session(), data)
+        return registry.register_institution(db_session(), current_actor(), data)
 
 
 @institutions_bp.route("/institutions/<int:institution_id>")
@@ -91,13 +92,13 @@ class InstitutionItem(MethodView):
     @requires(*STAFF)
     @institutions_bp.response(200, rs.InstitutionOut)
     def get(self, institution_id: int) -> Any:
-        return registry.get_institution(db_session(), institution_id)
+        return registry.get_institution(db_session(), current_actor(), institution_id)
 
     @requires(*STAFF)
     @institutions_bp.arguments(rs.InstitutionPatch, required=False)
     @institutions_bp.response(200, rs.InstitutionOut)
     def patch(self, data: dict[str, Any], institution_id: int) -> Any:
-        return registry.update_institution(db_session(), institution_id, data)
+        return registry.update_institution(db_session(), current_actor(), institution_id, data)
 
 
 @institutions_bp.route("/institutions/<int:institution_id>/status")
@@ -106,7 +107,8 @@ class InstitutionStatus(MethodView):
     @institutions_bp.arguments(rs.StatusIn)
     @institutions_bp.response(200, rs.InstitutionOut)
     def post(self, data: dict[str, Any], institution_id: int) -> Any:
-        return registry.change_institution_status(db_session(), institution_id, **data)
+        return registry.change_institution_status(db_session(), current_actor(),
+                                                  institution_id, **data)
 
 
 @institutions_bp.route("/institutions/<int:institution_id>/public")
@@ -123,13 +125,14 @@ class Venues(MethodView):
     @institutions_bp.response(200, rs.VenueOut(many=True))
     @institutions_bp.paginate_sql()
     def get(self, institution_id: int) -> Any:
-        return Query(db_session(), registry.venues_query(db_session(), institution_id))
+        session = db_session()
+        return Query(session, registry.venues_query(session, current_actor(), institution_id))
 
     @requires(*STAFF)
     @institutions_bp.arguments(rs.VenueIn)
     @institutions_bp.response(201, rs.VenueOut)
     def post(self, data: dict[str, Any], institution_id: int) -> Any:
-        return registry.add_venue(db_session(), institution_id, **data)
+        return registry.add_venue(db_session(), current_actor(), institution_id, **data)
 
 
 @teachers_bp.route("/teachers")
@@ -139,13 +142,13 @@ class Teachers(MethodView):
     @teachers_bp.response(200, rs.TeacherOut(many=True))
     @teachers_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), registry.teachers_query(db_session(), **args))
+        return Query(db_session(), registry.teachers_query(db_session(), current_actor(), **args))
 
     @requires(*STAFF)
     @teachers_bp.arguments(rs.TeacherIn)
     @teachers_bp.response(201, rs.TeacherOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return registry.register_teacher(db_session(), data)
+        return registry.register_teacher(db_session(), current_actor(), data)
 
 
 @teachers_bp.route("/teachers/<int:teacher_id>")
@@ -153,13 +156,13 @@ class TeacherItem(MethodView):
     @requires(*STAFF)
     @teachers_bp.response(200, rs.TeacherOut)
     def get(self, teacher_id: int) -> Any:
-        return registry.get_teacher(db_session(), teacher_id)
+        return registry.get_teacher(db_session(), current_actor(), teacher_id)
 
     @requires(*STAFF)
     @teachers_bp.arguments(rs.TeacherPatch, required=False)
     @teachers_bp.response(200, rs.TeacherOut)
     def patch(self, data: dict[str, Any], teacher_id: int) -> Any:
-        return registry.update_teacher(db_session(), teacher_id, data)
+        return registry.update_teacher(db_session(), current_actor(), teacher_id, data)
 
 
 @rosters_bp.route("/rosters/inservice-teachers")
@@ -168,7 +171,8 @@ class InserviceRoster(MethodView):
     @rosters_bp.arguments(rs.InserviceRosterIn)
     @rosters_bp.response(200, rs.AddedOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return {"added": registry.add_to_roster(db_session(), "inservice", data["id_numbers"])}
+        return {"added": registry.add_to_roster(db_session(), current_actor(), "inservice",
+                                                data["id_numbers"])}
 
 
 @rosters_bp.route("/rosters/blacklist")
@@ -177,7 +181,7 @@ class Blacklist(MethodView):
     @rosters_bp.arguments(rs.BlacklistIn)
     @rosters_bp.response(200, rs.AddedOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return {"added": registry.add_to_roster(db_session(), "blacklist", **data)}
+        return {"added": registry.add_to_roster(db_session(), current_actor(), "blacklist", **data)}
 
 
 @courses_bp.route("/courses")
@@ -187,13 +191,13 @@ class Courses(MethodView):
     @courses_bp.response(200, rs.CourseOut(many=True))
     @courses_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), registry.courses_query(db_session(), **args))
+        return Query(db_session(), registry.courses_query(db_session(), current_actor(), **args))
 
     @requires("institution")
     @courses_bp.arguments(rs.CourseIn)
     @courses_bp.response(201, rs.CourseOut)
     def post(self, data: dict[str, Any]) -> Any:
-        return registry.create_course(db_session(), data)
+        return registry.create_course(db_session(), current_actor(), data)
 
 
 @courses_bp.route("/courses/<int:course_id>")
@@ -201,7 +205,7 @@ class CourseItem(MethodView):
     @requires(*ANYONE)
     @courses_bp.response(200, rs.CourseOut)
     def get(self, course_id: int) -> Any:
-        return registry.get_course(db_session(), course_id)
+        return registry.get_course(db_session(), current_actor(), course_id)
 
 
 @courses_bp.route("/courses/<int:course_id>/sessions")
@@ -210,7 +214,8 @@ class CourseSessions(MethodView):
     @courses_bp.arguments(rs.SessionsIn)
     @courses_bp.response(201, rs.SessionOut(many=True))
     def post(self, data: dict[str, Any], course_id: int) -> Any:
-        return registry.schedule_sessions(db_session(), course_id, data["sessions"])
+        return registry.schedule_sessions(db_session(), current_actor(), course_id,
+                                          data["sessions"])
 
 
 @courses_bp.route("/sessions")
@@ -220,7 +225,7 @@ class Sessions(MethodView):
     @courses_bp.response(200, rs.SessionOut(many=True))
     @courses_bp.paginate_sql()
     def get(self, args: dict[str, Any]) -> Any:
-        return Query(db_session(), registry.sessions_query(db_session(), **args))
+        return Query(db_session(), registry.sessions_query(db_session(), current_actor(), **args))
 
 
 @courses_bp.route("/sessions/<int:session_id>/cancel")
@@ -228,7 +233,7 @@ class SessionCancel(MethodView):
     @requires("institution")
     @courses_bp.response(200, rs.SessionOut)
     def post(self, session_id: int) -> Any:
-        return registry.cancel_session(db_session(), session_id)
+        return registry.cancel_session(db_session(), current_actor(), session_id)
 
 
 blueprints = [me_bp, audit_bp, institutions_bp, teachers_bp, rosters_bp, courses_bp]

@@ -127,7 +127,7 @@ class TrusteeEvents(MethodView):
         event, payload = load_event(raw)
         session = db_session()
         session.info["actor"] = trustee.TRUSTEE
-        return trustee.handle_event(session, event, payload=payload).as_dict()
+        return trustee.handle_event(session, trustee.TRUSTEE, event, payload=payload).as_dict()
 
 
 class StatementLineSchema(Schema):

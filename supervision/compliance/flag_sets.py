@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of
+from ..access.scope import Actor
 from ..db import is_postgres
 from ..models import AuditLog, OutboxMessage
 from ..models.base import UTCDateTime
@@ -140,10 +140,10 @@ def found() -> ColumnElement[bool]:
                           f.subject_id == Flag.subject_id)
 
 
-def reopen(session: Session, now: dt.datetime) -> int:
+def reopen(session: Session, actor: Actor, now: dt.datetime) -> int:
     """Resolved or cleared flags found again are open again (dismissed ones stay dismissed),
     and announced like new ones."""
-    count = move(session, and_(Flag.status.in_(REOPEN_ON_DETECTION), found()),
+    count = move(session, actor, and_(Flag.status.in_(REOPEN_ON_DETECTION), found()),
                  "redetected", "open", now)
     if count:
         moved = Flag.id.in_(select(MOVES.c.flag_id))
@@ -162,7 +162,7 @@ def refresh(session: Session, now: dt.datetime) -> None:
                 evidence=_as_json(session, f.evidence)))
 
 
-def open_new(session: Session, now: dt.datetime) -> int:
+def open_new(session: Session, actor: Actor, now: dt.datetime) -> int:
     """Insert the flags never seen before, then their history, audit and outbox rows."""
     f = FINDINGS.c
     source = select(f.rule, f.severity, _const("open"), f.institution_id, f.subject_type,
@@ -185,7 +185,6 @@ def open_new(session: Session, now: dt.datetime) -> int:
     count = session.scalar(select(func.count()).select_from(Flag).where(new)) or 0
     if not count:
         return 0
-    actor = actor_of(session)
     session.execute(insert(FlagEvent).from_select(
         ["flag_id", "institution_id", "at", "actor", "action", "from_status", "to_status"],
         select(Flag.id, Flag.institution_id, _ts(now), _const(actor.label, 250),
@@ -203,8 +202,8 @@ def open_new(session: Session, now: dt.datetime) -> int:
     return int(count)
 
 
-def move(session: Session, condition: ColumnElement[bool], action: str, target: str,
-         now: dt.datetime) -> int:
+def move(session: Session, actor: Actor, condition: ColumnElement[bool], action: str,
+         target: str, now: dt.datetime) -> int:
     """Move every flag matching `condition` to `target`, with a history row and an audit row
     each. The set is fixed (and locked on PostgreSQL) first, so all three writes agree."""
     session.execute(delete(MOVES))
@@ -216,7 +215,7 @@ def move(session: Session, condition: ColumnElement[bool], action: str, target: 
     count = session.scalar(select(func.count()).select_from(MOVES)) or 0
     if not count:
         return 0
-    m, actor = MOVES.c, actor_of(session)
+    m = MOVES.c
     session.execute(insert(FlagEvent).from_select(
         ["flag_id", "institution_id", "at", "actor", "action", "from_status", "to_status"],
         select(m.flag_id, m.institution_id, _ts(now), _const(actor.label, 250),

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import notify
-from ..access.scope import actor_of
+from ..access.scope import Actor
 from ..models.base import utcnow
 from ..models.compliance import Flag, FlagEvent
 
@@ -41,8 +41,8 @@ def opened_payload(flag: Flag, *, reopened: bool = False) -> dict[str, Any]:
             "subject_id": flag.subject_id, "summary": flag.summary, "reopened": reopened}
 
 
-def raise_flag(session: Session, *, rule: str, severity: str, institution_id: int | None,
-               subject_type: str, subject_id: str | int, summary: str,
+def raise_flag(session: Session, actor: Actor, *, rule: str, severity: str,
+               institution_id: int | None, subject_type: str, subject_id: str | int, summary: str,
                evidence: dict[str, Any], at: dt.datetime | None = None) -> Flag:
     """Open a flag, or refresh the existing one for the same (rule, subject).
 
@@ -57,7 +57,7 @@ def raise_flag(session: Session, *, rule: str, severity: str, institution_id: in
                        subject_type=subject_type, subject_id=str(subject_id), summary=summary,
                        evidence=evidence, now=now)
         if flag is not None:
-            record_event(session, flag, "detected", None, "open", now)
+            record_event(session, actor, flag, "detected", None, "open", now)
             notify.enqueue(session, "flag.opened", opened_payload(flag))
             session.flush()
             return flag
@@ -71,7 +71,7 @@ def raise_flag(session: Session, *, rule: str, severity: str, institution_id: in
     if flag.status in REOPEN_ON_DETECTION:
         previous = flag.status
         flag.status = "open"
-        record_event(session, flag, "redetected", previous, "open", now)
+        record_event(session, actor, flag, "redetected", previous, "open", now)
         notify.enqueue(session, "flag.opened", opened_payload(flag, reopened=True))
     session.flush()
     return flag
@@ -99,10 +99,11 @@ def _insert(session: Session, *, now: dt.datetime, **values: Any) -> Flag | None
     return flag
 
 
-def record_event(session: Session, flag: Flag, action: str, from_status: str | None,
-                 to_status: str, at: dt.datetime, note: str | None = None) -> FlagEvent:
+def record_event(session: Session, actor: Actor, flag: Flag, action: str,
+                 from_status: str | None, to_status: str, at: dt.datetime,
+                 note: str | None = None) -> FlagEvent:
     event = FlagEvent(flag_id=flag.id, institution_id=flag.institution_id, at=at,
-                      actor=actor_of(session).label, action=action, note=note,
+                      actor=actor.label, action=action, note=note,
                       from_status=from_status, to_status=to_status)
     session.add(event)
     return event

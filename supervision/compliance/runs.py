@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from .. import calendar, clock
 from ..access.policy import require_citywide_regulator
-from ..access.scope import actor_of
+from ..access.scope import Actor
 from ..clock import SHANGHAI
 from ..db import is_postgres
 from ..errors import NotFound
@@ -38,9 +38,6 @@ from .model import Finding, Window
 CALENDAR_RULE = "CALENDAR_DATA_MISSING"
 _YEAR = re.compile(r"^\d{4}$")
 _SCHOOL_YEAR = re.compile(r"^\d{4}-\d{4}$")
-# Runs are serialised on PostgreSQL (the scheduler's hourly run and a regulator's run must not
-# interleave their clearing); SQLite's BEGIN IMMEDIATE already does so.
-_RUN_LOCK = int.from_bytes(hashlib.sha256(b"compliance.run").digest()[:8], "big") >> 1
 
 
 def evaluate_all(session: Session, window: Window) -> Iterator[Finding]:
@@ -57,35 +54,36 @@ def _catalogue() -> dict[str, Any]:
     return CATALOGUE
 
 
-def run_compliance(session: Session, *, as_of: dt.datetime, horizon_days: int = 30,
+def run_compliance(session: Session, actor: Actor, *, as_of: dt.datetime, horizon_days: int = 30,
                    lookback_days: int = 7) -> ComplianceRun:
     """One run: sessions starting in [as_of - lookback, as_of + horizon], registry facts at
     as_of's date. Flushes; the caller's transaction commits.
 
     A run clears and opens flags of every district, so only the city (a city-wide regulator,
     the scheduler, the command line) may start one."""
-    require_citywide_regulator(actor_of(session), "start a compliance run")
+    require_citywide_regulator(actor, "start a compliance run")
     if as_of.tzinfo is None:
         raise ValueError("as_of must be an aware datetime")
-    if is_postgres(session):
-        session.execute(select(func.pg_advisory_xact_lock(_RUN_LOCK)))
+    # One run at a time: the scheduler's hourly run and a regulator's must not interleave
+    # their clearing.
+    advisory_lock(session, "compliance.run")
     window = Window.around(as_of, lookback_days=lookback_days, horizon_days=horizon_days)
     session.flush()
     now = utcnow()
     # The run row is written once, at the end, so the audit trail holds one row per run.
     run = ComplianceRun(as_of=as_of, window_start=window.start, window_end=window.end,
                         horizon_days=horizon_days, lookback_days=lookback_days,
-                        started_at=now, triggered_by=actor_of(session).label)
+                        started_at=now, triggered_by=actor.label)
     flag_sets.begin(session)
     flag_sets.load(session, evaluate_all(session, window))
     run.by_rule = flag_sets.counts_by_rule(session)
     run.findings = sum(run.by_rule.values())
-    run.flags_reopened = flag_sets.reopen(session, now)
+    run.flags_reopened = flag_sets.reopen(session, actor, now)
     flag_sets.refresh(session, now)
-    run.flags_opened = flag_sets.open_new(session, now) + run.flags_reopened
+    run.flags_opened = flag_sets.open_new(session, actor, now) + run.flags_reopened
     calendar_ids = _covered_calendar_flags(session, ~flag_sets.found())
     run.flags_cleared = flag_sets.move(
-        session, or_(and_(Flag.status.in_(CLEARABLE), _judged(window), ~flag_sets.found()),
+        session, actor, or_(and_(Flag.status.in_(CLEARABLE), _judged(window), ~flag_sets.found()),
                      Flag.id.in_(calendar_ids)), "cleared", "cleared", now)
     flag_sets.end(session)
     run.sessions_scanned = session.scalar(select(func.count()).select_from(ClassSession).where(
@@ -134,7 +132,7 @@ def calendar_subject_covered(session: Session, subject_id: str) -> bool:
     return False
 
 
-def check_calendar_coverage(session: Session, as_of: dt.datetime) -> list[str]:
+def check_calendar_coverage(session: Session, actor: Actor, as_of: dt.datetime) -> list[str]:
     """The scheduler's daily look ahead: raise CALENDAR_DATA_MISSING (a system flag, no
     institution) for this year's statutory schedule, next year's from December on (the State
     Council publishes it in November or December), this school year's vacations and next
@@ -157,7 +155,7 @@ def check_calendar_coverage(session: Session, as_of: dt.datetime) -> list[str]:
         else:
             summary = f"{subject}学年寒暑假日期未配置，请按无锡市校历录入"
             what = "school_year_vacations"
-        raise_flag(session, rule=CALENDAR_RULE, severity=spec.severity if spec else "low",
+        raise_flag(session, actor, rule=CALENDAR_RULE, severity=spec.severity if spec else "low",
                    institution_id=None, subject_type="calendar", subject_id=subject,
                    summary=summary, evidence={"missing": what, "period": subject,
                                               "checked_on": today.isoformat()})
@@ -165,7 +163,7 @@ def check_calendar_coverage(session: Session, as_of: dt.datetime) -> list[str]:
     if covered:
         session.flush()
         flag_sets.begin(session)
-        flag_sets.move(session, Flag.id.in_(covered), "cleared", "cleared", utcnow())
+        flag_sets.move(session, actor, Flag.id.in_(covered), "cleared", "cleared", utcnow())
         flag_sets.end(session)
         session.expire_all()
     return missing

@@ -106,7 +106,7 @@ def apply_action(session: Session, actor: Actor, flag_id: int, *, action: str,
     sources, target = TRANSITIONS[action]
     if flag.status not in sources:
         raise Conflict(f"cannot {action} a flag that is {flag.status}")
-    return _transition(session, flag, action, target, note=note, due_on=due_on)
+    return _transition(session, actor, flag, action, target, note=note, due_on=due_on)
 
 
 def respond(session: Session, actor: Actor, flag_id: int, *, note: str) -> Flag:
@@ -118,11 +118,11 @@ def respond(session: Session, actor: Actor, flag_id: int, *, note: str) -> Flag:
     if flag.status != "rectification_ordered":
         raise Conflict(f"a response is only expected after rectification was ordered, "
                        f"this flag is {flag.status}")
-    return _transition(session, flag, "respond", "rectification_submitted", note=note,
+    return _transition(session, actor, flag, "respond", "rectification_submitted", note=note,
                        due_on=flag.due_on)
 
 
-def _transition(session: Session, flag: Flag, action: str, target: str, *,
+def _transition(session: Session, actor: Actor, flag: Flag, action: str, target: str, *,
                 note: str | None, due_on: dt.date | None) -> Flag:
     previous = flag.status
     flag.status = target
@@ -130,7 +130,7 @@ def _transition(session: Session, flag: Flag, action: str, target: str, *,
         flag.due_on = due_on
     session.info["audit_action"] = f"flag.{action}"
     try:
-        record_event(session, flag, action, previous, target, utcnow(), note)
+        record_event(session, actor, flag, action, previous, target, utcnow(), note)
         session.flush()
     finally:
         session.info.pop("audit_action", None)

@@ -114,7 +114,9 @@ def calendar_put_day() -> Response | tuple[str, int]:
     day = form.date.data
     assert day is not None
     try:
-        cal.put_override(db_session(), day, kind=form.kind.data, name=form.name.data or None)
+        with request_work().savepoint():
+            cal.put_override(db_session(), console_actor(), day, kind=form.kind.data,
+                             name=form.name.data or None)
     except Forbidden:
         return _refused(day.replace(day=1), day_form=form)
     except Invalid as exc:
@@ -134,7 +136,8 @@ def calendar_delete_day() -> Response | tuple[str, int]:
         flash("日期无效。", "danger")
         return _render(_month(None), status=422)
     try:
-        cal.delete_override(db_session(), day)
+        with request_work().savepoint():
+            cal.delete_override(db_session(), console_actor(), day)
     except Forbidden:
         return _refused(day.replace(day=1))
     except NotFound:
@@ -151,9 +154,10 @@ def calendar_put_school_year() -> Response | tuple[str, int]:
     if not form.validate():
         return _render(_month(None), year_form=form, status=422)
     try:
-        cal.put_school_year(db_session(), form.name.data or "",
-                            winter=(form.winter_start.data, form.winter_end.data),
-                            summer=(form.summer_start.data, form.summer_end.data))
+        with request_work().savepoint():
+            cal.put_school_year(db_session(), console_actor(), form.name.data or "",
+                                winter=(form.winter_start.data, form.winter_end.data),
+                                summer=(form.summer_start.data, form.summer_end.data))
     except Forbidden:
         return _refused(_month(None), year_form=form)
     except Invalid as exc:

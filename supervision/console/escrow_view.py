@@ -88,7 +88,7 @@ def custody_by_district(session: Session, actor: Actor) -> dict[str, int]:
     return {district: int(total or 0) for district, total in rows}
 
 
-def institution_summary(session: Session, institution_id: int) -> dict[str, int]:
+def institution_summary(session: Session, actor: Actor, institution_id: int) -> dict[str, int]:
     """The six buckets, custody and suspense of API.md §4 (B1's service, as the API uses)."""
-    return {k: v for k, v in asdict(queries.institution_summary(session, institution_id))
+    return {k: v for k, v in asdict(queries.institution_summary(session, actor, institution_id))
             .items() if k != "institution_id"}

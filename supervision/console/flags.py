@@ -80,7 +80,7 @@ def _institution_filter() -> Institution | None:
         key = int(raw)
     except ValueError:
         raise NotFound("institution") from None
-    return registry.get_institution(db_session(), key)
+    return registry.get_institution(db_session(), console_actor(), key)
 
 
 def _queue_query(form: FlagFilterForm, institution: Institution | None, *,
@@ -161,9 +161,11 @@ def flag_action(flag_id: int) -> Response | tuple[str, int]:
         return _render_flag(flag_id, form, status=422, failed_action=action)
     session = db_session()
     try:
-        workflow.apply_action(session, console_actor(), flag_id, action=action,
-                              note=form.note.data or None, due_on=form.due_on.data,
-                              today=today_local())
+        # A refusal undoes only the savepoint: the page is re-rendered from the same session.
+        with request_work().savepoint():
+            workflow.apply_action(session, console_actor(), flag_id, action=action,
+                                  note=form.note.data or None, due_on=form.due_on.data,
+                                  today=today_local())
     except Conflict as exc:
         session.rollback()
         flash(f"无法执行“{FLAG_ACTION.get(action, action)}”：该问题的状态已变化（{exc.message}）。"

@@ -34,7 +34,7 @@ def institutions() -> str:
     q = (request.args.get("q") or "").strip()[:100] or None
     session = db_session()
     stmt = registry.institutions_query(
-        session, district_code=district if district in districts else None,
+        session, actor, district_code=district if district in districts else None,
         status=status if status in registry.INSTITUTION_STATUSES else None, q=q)
     page = paginate(session, stmt, page_number(request.args.get("page")))
     counts = queries.open_flag_counts(session, actor, [i.id for i in page.items])
@@ -49,7 +49,8 @@ def institutions() -> str:
 
 def _next_sessions(session: Session, institution_id: int,
                    now: dt.datetime) -> list[Any]:
-    stmt = registry.sessions_query(session, institution_id=institution_id, starts_from=now)
+    stmt = registry.sessions_query(session, console_actor(), institution_id=institution_id,
+                                   starts_from=now)
     return list(session.scalars(stmt.limit(NEXT_SESSIONS)))
 
 
@@ -61,15 +62,15 @@ def _open_flags(session: Session, institution_id: int, today: dt.date) -> list[F
 
 @bp.get("/institutions/<int:institution_id>")
 def institution_page(institution_id: int) -> str:
-    session = db_session()
-    institution: Institution = registry.get_institution(session, institution_id)
+    session, actor = db_session(), console_actor()
+    institution: Institution = registry.get_institution(session, actor, institution_id)
     now = clock.local_now()
     teachers: list[Teacher] = list(session.scalars(
-        registry.teachers_query(session, institution_id=institution.id)))
+        registry.teachers_query(session, actor, institution_id=institution.id)))
     courses: list[Course] = list(session.scalars(
-        registry.courses_query(session, institution_id=institution.id)))
-    venues = list(session.scalars(registry.venues_query(session, institution.id)))
-    summary = institution_summary(session, institution.id)
+        registry.courses_query(session, actor, institution_id=institution.id)))
+    venues = list(session.scalars(registry.venues_query(session, actor, institution.id)))
+    summary = institution_summary(session, actor, institution.id)
     history = custody_history(session, institution.id, now.date(), CHART_DAYS)
     return render_template(
         "console/institution.html", inst=institution, teachers=teachers, courses=courses,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..access.principals import DEMO_PRINCIPALS, actor_for, hash_token
-from ..access.scope import SYSTEM, settings_of
+from ..access.scope import Actor, settings_of
 from ..clock import SHANGHAI
 from ..identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
 from ..models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
@@ -216,10 +216,10 @@ def seed_principals(session: Session) -> list[tuple[str, str, str]]:
     return out
 
 
-def _as(session: Session, token: str) -> None:
+def _demo_actor(session: Session, token: str) -> Actor:
     principal = session.scalars(select(Principal).where(
         Principal.token_hash == hash_token(token))).one()
-    session.info["actor"] = actor_for(principal)
+    return actor_for(principal)
 
 
 def seed_escrow(session: Session, now: dt.datetime) -> dict[str, int]:
@@ -234,57 +234,53 @@ def seed_escrow(session: Session, now: dt.datetime) -> dict[str, int]:
         reject_refund,
         request_refund,
     )
+    from ..escrow.trustee import TRUSTEE
 
     courses = {c.name: c for c in session.scalars(select(Course))}
     math, english = courses["五年级数学同步提高班"], courses["初一英语阅读"]
-    _as(session, "demo-parent-zhang")
-    ming = create_enrollment(session, course_id=math.id, student_name="张小明",
+    # Each step is taken by the demo principal who would take it through the API.
+    zhang, li = _demo_actor(session, "demo-parent-zhang"), _demo_actor(session, "demo-parent-li")
+    xixin = _demo_actor(session, "demo-institution-xixin")
+    ming = create_enrollment(session, zhang, course_id=math.id, student_name="张小明",
                              student_grade=5, class_hours=20)
-    ming_en = create_enrollment(session, course_id=english.id, student_name="张小明",
+    ming_en = create_enrollment(session, zhang, course_id=english.id, student_name="张小明",
                                 student_grade=7, class_hours=8)
-    _as(session, "demo-parent-li")
-    hong = create_enrollment(session, course_id=math.id, student_name="李小红",
+    hong = create_enrollment(session, li, course_id=math.id, student_name="李小红",
                              student_grade=5, class_hours=10)
     # Paid before the demo's first class (6 days ago): prepaid money pays only for classes
     # after it arrived (SESSION_BEFORE_ENROLLMENT).
     paid_at = now - dt.timedelta(days=7)
     for n, enrollment in enumerate((ming, ming_en, hong), start=1):
-        apply_deposit(session, event_id=f"demo-deposit-{n}",
+        apply_deposit(session, TRUSTEE, event_id=f"demo-deposit-{n}",
                       payment_reference=enrollment.payment_reference,
                       amount_fen=enrollment.amount_fen, trustee_txn_id=f"DEMO-TXN-{n:04d}",
                       received_at=paid_at)
     # A transfer the trustee could not match to any enrollment: it waits in suspense.
-    apply_deposit(session, event_id="demo-deposit-unknown", payment_reference="SV-UNKNOWN-DEMO",
-                  amount_fen=123400, trustee_txn_id="DEMO-TXN-9999", received_at=paid_at)
+    apply_deposit(session, TRUSTEE, event_id="demo-deposit-unknown",
+                  payment_reference="SV-UNKNOWN-DEMO", amount_fen=123400,
+                  trustee_txn_id="DEMO-TXN-9999", received_at=paid_at)
     started = session.scalars(select(ClassSession).where(
         ClassSession.course_id == math.id, ClassSession.starts_at < now)
         .order_by(ClassSession.starts_at)).first()
     consumptions = []
     if started is not None:
-        _as(session, "demo-institution-xixin")
-        consumptions = record_attendance(session, session_id=started.id,
+        consumptions = record_attendance(session, xixin, session_id=started.id,
                                          enrollment_ids=[ming.id, hong.id], class_hours=None,
                                          as_of=now)
-        _as(session, "demo-parent-zhang")
-        confirm_consumption(session, consumptions[0].id, as_of=now)
-    _as(session, "demo-parent-li")
-    request_refund(session, hong.id, reason="孩子转学，申请退还未消课时费用", amount_fen=None,
+        confirm_consumption(session, zhang, consumptions[0].id, as_of=now)
+    request_refund(session, li, hong.id, reason="孩子转学，申请退还未消课时费用", amount_fen=None,
                    as_of=now)
     # A disputed class and a refused refund, each of which raises a flag for the regulator.
     english_class = session.scalars(select(ClassSession).where(
         ClassSession.course_id == english.id, ClassSession.starts_at < now)).first()
     if english_class is not None:
-        _as(session, "demo-institution-xixin")
-        (disputed,) = record_attendance(session, session_id=english_class.id,
+        (disputed,) = record_attendance(session, xixin, session_id=english_class.id,
                                         enrollment_ids=[ming_en.id], class_hours=1, as_of=now)
         consumptions.append(disputed)
-        _as(session, "demo-parent-zhang")
-        dispute_consumption(session, disputed.id, reason="孩子当天请假，未上课", as_of=now)
-    _as(session, "demo-parent-zhang")
-    refused = request_refund(session, ming_en.id, reason="课程不合适", amount_fen=4800, as_of=now)
-    _as(session, "demo-institution-xixin")
-    reject_refund(session, refused.id, reason="已按合同约定排课", as_of=now)
-    session.info["actor"] = SYSTEM
+        dispute_consumption(session, zhang, disputed.id, reason="孩子当天请假，未上课", as_of=now)
+    refused = request_refund(session, zhang, ming_en.id, reason="课程不合适", amount_fen=4800,
+                             as_of=now)
+    reject_refund(session, xixin, refused.id, reason="已按合同约定排课", as_of=now)
     return {"enrollments": 3, "deposits": 4, "consumptions": len(consumptions), "refunds": 2}
 
 

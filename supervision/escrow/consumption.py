@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, get_in_scope, policy_of, scoped
+from ..access.scope import Actor, get_in_scope, policy_of, scoped
 from ..calendar import add_working_days
 from ..clock import SHANGHAI
 from ..compliance.flags import raise_flag
@@ -29,12 +29,12 @@ def working_days_later(session: Session, at: dt.datetime, days: int) -> dt.datet
     return dt.datetime.combine(day, local.time(), tzinfo=SHANGHAI)
 
 
-def record_attendance(session: Session, *, session_id: int, enrollment_ids: Sequence[int],
-                      class_hours: int | None, as_of: dt.datetime) -> list[Consumption]:
+def record_attendance(session: Session, actor: Actor, *, session_id: int,
+                      enrollment_ids: Sequence[int], class_hours: int | None,
+                      as_of: dt.datetime) -> list[Consumption]:
     """All or nothing: every enrollment must be an active one of this session's course, paid
     before the session started, with the money held; one balanced transfer held →
     pending_confirmation each. Every refusal comes before the first write."""
-    actor = actor_of(session)
     cls = get_in_scope(session, actor, ClassSession, session_id)
     course = session.get(Course, cls.course_id)
     assert course is not None  # FK
@@ -139,10 +139,10 @@ def _payload(c: Consumption) -> dict[str, object]:
             "class_hours": c.class_hours, "amount_fen": c.amount_fen, "status": c.status}
 
 
-def confirm_consumption(session: Session, consumption_id: int, *, as_of: dt.datetime,
-                        by: str = "parent") -> Consumption:
+def confirm_consumption(session: Session, actor: Actor, consumption_id: int, *,
+                        as_of: dt.datetime, by: str = "parent") -> Consumption:
     """pending_confirmation (or disputed: the parent withdraws the dispute) → confirmed."""
-    consumption = locked_one(session, Consumption, consumption_id)
+    consumption = locked_one(session, actor, Consumption, consumption_id)
     _confirm(session, [consumption], as_of=as_of, by=by,
              from_statuses=("pending_confirmation", "disputed"))
     return consumption
@@ -168,16 +168,16 @@ def _confirm(session: Session, consumptions: list[Consumption], *, as_of: dt.dat
     enqueue(session, "escrow.confirmation", {"consumptions": [_payload(c) for c in consumptions]})
 
 
-def dispute_consumption(session: Session, consumption_id: int, *, reason: str,
+def dispute_consumption(session: Session, actor: Actor, consumption_id: int, *, reason: str,
                         as_of: dt.datetime) -> Consumption:
     """The money stays in custody (pending confirmation) and the regulator gets a flag."""
-    consumption = locked_one(session, Consumption, consumption_id)
+    consumption = locked_one(session, actor, Consumption, consumption_id)
     if consumption.status != "pending_confirmation":
         raise Conflict("only a consumption awaiting confirmation can be disputed")
     consumption.status, consumption.disputed_at = "disputed", as_of
     consumption.dispute_reason = reason
     session.flush()
-    raise_flag(session, rule="CONSUMPTION_DISPUTED", severity="medium",
+    raise_flag(session, actor, rule="CONSUMPTION_DISPUTED", severity="medium",
                institution_id=consumption.institution_id, subject_type="consumption",
                subject_id=consumption.id,
                summary=f"家长对课消（{consumption.class_hours}课时，"
@@ -208,9 +208,9 @@ def auto_confirm_due(session: Session, as_of: dt.datetime, *, batch: int = 500) 
         total += len(due)
 
 
-def consumptions_query(session: Session, *, enrollment_id: int | None = None,
+def consumptions_query(session: Session, actor: Actor, *, enrollment_id: int | None = None,
                        status: str | None = None) -> Select[tuple[Consumption]]:
-    stmt = scoped(select(Consumption), actor_of(session), Consumption).order_by(
+    stmt = scoped(select(Consumption), actor, Consumption).order_by(
         Consumption.id.desc())
     if enrollment_id is not None:
         stmt = stmt.where(Consumption.enrollment_id == enrollment_id)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..access.scope import Actor
 from ..compliance.flags import raise_flag
 from ..errors import Invalid
 from ..models.escrow import Deposit, Enrollment
@@ -23,8 +24,8 @@ TXN_ID_MAX = 64
 REUSE_MARK = "~reuse~"
 
 
-def apply_deposit(session: Session, *, event_id: str, payment_reference: str, amount_fen: int,
-                  trustee_txn_id: str, received_at: dt.datetime) -> str:
+def apply_deposit(session: Session, actor: Actor, *, event_id: str, payment_reference: str,
+                  amount_fen: int, trustee_txn_id: str, received_at: dt.datetime) -> str:
     """Book a receipt into custody: "applied" to the enrollment it pays for, or "suspense"
     when it cannot be (unknown reference, wrong amount, enrollment already paid): never
     lost, never applied, and flagged FUND_UNMATCHED_DEPOSIT for the regulator.
@@ -41,7 +42,7 @@ def apply_deposit(session: Session, *, event_id: str, payment_reference: str, am
     if seen is not None:
         if seen.payment_reference == payment_reference[:100] and seen.amount_fen == amount_fen:
             return seen.outcome
-        return _book_reused_txn(session, seen, event_id=event_id,
+        return _book_reused_txn(session, actor, seen, event_id=event_id,
                                 payment_reference=payment_reference, amount_fen=amount_fen,
                                 received_at=received_at)
     # Locked: of two deposits for one enrollment at once, the second sees it paid.
@@ -49,7 +50,7 @@ def apply_deposit(session: Session, *, event_id: str, payment_reference: str, am
         Enrollment.payment_reference == payment_reference))).first()
     reason = _refusal(enrollment, amount_fen)
     if reason is not None or enrollment is None:
-        return _book_suspense(session, enrollment, reason or "unknown payment reference",
+        return _book_suspense(session, actor, enrollment, reason or "unknown payment reference",
                               event_id=event_id, payment_reference=payment_reference,
                               amount_fen=amount_fen, trustee_txn_id=trustee_txn_id,
                               received_at=received_at)
@@ -107,7 +108,7 @@ def reused_txn_key(trustee_txn_id: str, payment_reference: str, amount_fen: int)
     return f"{trustee_txn_id[:TXN_ID_MAX - len(REUSE_MARK) - 16]}{REUSE_MARK}{digest[:16]}"
 
 
-def _book_reused_txn(session: Session, first: Deposit, *, event_id: str,
+def _book_reused_txn(session: Session, actor: Actor, first: Deposit, *, event_id: str,
                      payment_reference: str, amount_fen: int, received_at: dt.datetime) -> str:
     """A receipt whose trustee_txn_id another deposit already carries, with another reference
     or amount: the trustee's error or a forged event, never dropped and never applied. It is
@@ -123,8 +124,9 @@ def _book_reused_txn(session: Session, first: Deposit, *, event_id: str,
         Enrollment.payment_reference == payment_reference)).first()
     reason_zh = (f"交易流水号 {txn} 被重复使用：已有一笔收款（参考号 {first.payment_reference}，"
                  f"金额{yuan(first.amount_fen)}）用过该流水号")
-    return _book_suspense(session, enrollment, f"trustee_txn_id {txn} reused by another receipt",
-                          event_id=event_id, payment_reference=payment_reference,
+    return _book_suspense(session, actor, enrollment,
+                          f"trustee_txn_id {txn} reused by another receipt", event_id=event_id,
+                          payment_reference=payment_reference,
                           amount_fen=amount_fen, trustee_txn_id=key, received_at=received_at,
                           reason_zh=reason_zh,
                           evidence={"reused_trustee_txn_id": txn,
@@ -133,7 +135,8 @@ def _book_reused_txn(session: Session, first: Deposit, *, event_id: str,
                                     "first_amount_fen": first.amount_fen})
 
 
-def _book_suspense(session: Session, enrollment: Enrollment | None, reason: str, *,
+def _book_suspense(session: Session, actor: Actor, enrollment: Enrollment | None,
+                   reason: str, *,
                    event_id: str, payment_reference: str, amount_fen: int,
                    trustee_txn_id: str, received_at: dt.datetime,
                    reason_zh: str | None = None, evidence: dict[str, Any] | None = None) -> str:
@@ -155,7 +158,7 @@ def _book_suspense(session: Session, enrollment: Enrollment | None, reason: str,
                                      institution_id=institution_id, ref_type="deposit",
                                      ref_id=deposit.id, trustee_txn_id=trustee_txn_id)])
     reason_zh = reason_zh or _refusal_zh(enrollment, amount_fen)
-    raise_flag(session, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
+    raise_flag(session, actor, rule="FUND_UNMATCHED_DEPOSIT", severity="critical",
                institution_id=institution_id, subject_type="deposit",
                subject_id=trustee_txn_id,
                summary=f"收款{yuan(amount_fen)}无法入账（{reason_zh}），已记入待查账户",

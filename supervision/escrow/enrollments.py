@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, get_in_scope, policy_of, scoped
-from ..db import is_postgres
+from ..access.scope import Actor, get_in_scope, policy_of, scoped
+from ..db import advisory_lock
 from ..errors import Forbidden, Invalid, RuleViolation
 from ..models import Course, Institution
 from ..models.escrow import Enrollment
@@ -40,9 +40,8 @@ def remaining_hours(enrollment: Enrollment, accounts: dict[str, AccountState]) -
     return max(0, min(enrollment.class_hours - enrollment.consumed_hours, affordable))
 
 
-def create_enrollment(session: Session, *, course_id: int, student_name: str,
+def create_enrollment(session: Session, actor: Actor, *, course_id: int, student_name: str,
                       student_grade: int, class_hours: int) -> Enrollment:
-    actor = actor_of(session)
     if actor.parent_id is None:
         raise Forbidden("only a parent enrolls a student")
     course = get_in_scope(session, actor, Course, course_id)
@@ -117,9 +116,9 @@ def unconsumed_hours(session: Session, *, parent_id: int, student_name: str,
     return sum(remaining_hours(e, accounts.get(e.id, {})) for e in rows)
 
 
-def enrollments_query(session: Session, *, course_id: int | None = None,
+def enrollments_query(session: Session, actor: Actor, *, course_id: int | None = None,
                       status: str | None = None) -> Select[Any]:
-    stmt = scoped(select(Enrollment), actor_of(session), Enrollment).order_by(
+    stmt = scoped(select(Enrollment), actor, Enrollment).order_by(
         Enrollment.id.desc())
     if course_id is not None:
         stmt = stmt.where(Enrollment.course_id == course_id)
@@ -128,7 +127,7 @@ def enrollments_query(session: Session, *, course_id: int | None = None,
     return stmt
 
 
-def get_enrollment(session: Session, enrollment_id: int, *,
+def get_enrollment(session: Session, actor: Actor, enrollment_id: int, *,
                    for_update: bool = False) -> Enrollment:
-    return get_in_scope(session, actor_of(session), Enrollment, enrollment_id,
+    return get_in_scope(session, actor, Enrollment, enrollment_id,
                         for_update=for_update)

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Select, exists, select, text
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, scope_clause, scoped
-from ..db import is_postgres
+from ..access.scope import SYSTEM, Actor, scope_clause, scoped
+from ..db import advisory_lock
 from ..models import Institution
 from ..models.base import utcnow
 from ..models.escrow import Enrollment, Instruction, LedgerAccount, LedgerHold, Refund, ReleaseRun
@@ -63,21 +63,19 @@ def refund_instruction(session: Session, refund: Refund) -> tuple[Instruction, N
 
 # --- release runs ----------------------------------------------------------------------------
 
-def create_release_run(session: Session) -> ReleaseRun:
+def create_release_run(session: Session, actor: Actor) -> ReleaseRun:
     """One release instruction per institution for its confirmed money not yet instructed,
     plus a new instruction for each refund whose last one failed. Running it again at once
     creates nothing. Suspended or revoked institutions are not paid: their money stays
     confirmed, in custody, until the regulator reinstates them (or instructs refunds)."""
-    actor = actor_of(session)
-    if is_postgres(session):
-        # Release runs are rare: one at a time, so two never both instruct the same money.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RELEASE_RUN_LOCK})
+    # Release runs are rare: one at a time, so two never both instruct the same money.
+    advisory_lock(session, "escrow.release_run")
     run = ReleaseRun(actor=actor.label, instruction_count=0, total_fen=0)
     session.add(run)
     session.flush()
     holds: list[NewHold] = []
     instructions: list[Instruction] = []
-    for institution, items in _releasable(session).items():
+    for institution, items in _releasable(session, actor).items():
         amount = sum(available for _, available in items)
         instruction = new_instruction(session, kind="release", institution=institution,
                                       amount_fen=amount, payee=institution.name,
@@ -87,7 +85,7 @@ def create_release_run(session: Session) -> ReleaseRun:
                           "release", enrollment_id=eid, institution_id=institution.id,
                           instruction_id=instruction.id)
                   for eid, available in items]
-    for refund in _refunds_to_reinstruct(session):
+    for refund in _refunds_to_reinstruct(session, actor):
         instruction, hold = refund_instruction(session, refund)
         instruction.release_run_id = run.id
         instructions.append(instruction)
@@ -99,13 +97,13 @@ def create_release_run(session: Session) -> ReleaseRun:
     return run
 
 
-def _releasable(session: Session) -> dict[Institution, list[tuple[int, int]]]:
+def _releasable(session: Session, actor: Actor) -> dict[Institution, list[tuple[int, int]]]:
     a = LedgerAccount
     available = a.credits_posted - a.debits_posted - a.debits_pending
     stmt = (select(a.enrollment_id, a.institution_id, available)
             .join(Institution, Institution.id == a.institution_id)
-            .where(a.kind == "confirmed", available > 0, Institution.status == "active",
-                   scope_clause(actor_of(session), a))
+            .where(a.kind == "confirmed", a.available > 0, Institution.status == "active",
+                   scope_clause(actor, a))
             .order_by(a.institution_id, a.enrollment_id))
     by_institution: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for enrollment_id, institution_id, amount in session.execute(stmt):
@@ -116,11 +114,11 @@ def _releasable(session: Session) -> dict[Institution, list[tuple[int, int]]]:
     return {institutions[iid]: items for iid, items in by_institution.items()}
 
 
-def _refunds_to_reinstruct(session: Session) -> list[Refund]:
+def _refunds_to_reinstruct(session: Session, actor: Actor) -> list[Refund]:
     live = exists().where(Instruction.refund_id == Refund.id,
                           Instruction.status.in_(("pending", "sent", "executed")))
     return list(session.scalars(
-        scoped(select(Refund), actor_of(session), Refund)
+        scoped(select(Refund), actor, Refund)
         .where(Refund.status == "instructed", ~live).order_by(Refund.id)))
 
 
@@ -134,7 +132,8 @@ def run_instructions(session: Session, run: ReleaseRun) -> list[Instruction]:
 def _claim(session: Session, instruction_id: int, **values: Any) -> str | None:
     """pending|sent → executed|failed, once, under the instruction's row lock. None if this
     call made the change, else the status it found."""
-    instruction = locked_one(session, Instruction, instruction_id, scoped=False)
+    # The trustee answers about the system's own instructions, whoever relays the answer.
+    instruction = locked_one(session, SYSTEM, Instruction, instruction_id)
     if instruction.status not in ("pending", "sent"):
         return instruction.status
     for name, value in values.items():
@@ -217,9 +216,10 @@ def instruction_failed(session: Session, instruction_id: int, reason: str) -> st
     return "failed"
 
 
-def instructions_query(session: Session, *, kind: str | None = None, status: str | None = None,
+def instructions_query(session: Session, actor: Actor, *, kind: str | None = None,
+                       status: str | None = None,
                        institution_id: int | None = None) -> Select[tuple[Instruction]]:
-    stmt = scoped(select(Instruction), actor_of(session), Instruction).order_by(
+    stmt = scoped(select(Instruction), actor, Instruction).order_by(
         Instruction.id.desc())
     if kind is not None:
         stmt = stmt.where(Instruction.kind == kind)

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, scope_clause
+from ..access.scope import Actor, scope_clause
+from ..db import fits_bigint
 from ..errors import NotFound
 
 T = TypeVar("T")
@@ -25,21 +26,16 @@ def for_update(stmt: Select[Any]) -> Select[Any]:
     return stmt.with_for_update().execution_options(populate_existing=True)
 
 
-def locked(session: Session, model: type[T], ids: Sequence[int], *,
-           scoped: bool = True) -> list[T]:
-    """The rows with these ids (in the caller's scope unless told), locked, in id order."""
+def locked(session: Session, actor: Actor, model: type[T], ids: Sequence[int]) -> list[T]:
+    """The rows with these ids in the actor's scope, locked, in id order."""
     column: Any = model.id  # type: ignore[attr-defined]
-    stmt = select(model).where(column.in_(list(ids))).order_by(column)
-    if scoped:
-        stmt = stmt.where(scope_clause(actor_of(session), model))
+    stmt = select(model).where(column.in_(list(ids)), scope_clause(actor, model)).order_by(column)
     return list(session.scalars(for_update(stmt)))
 
 
-def locked_one(session: Session, model: type[T], id_: int, *, scoped: bool = True) -> T:
+def locked_one(session: Session, actor: Actor, model: type[T], id_: int) -> T:
     """One locked row, or NotFound whether it is missing or out of the caller's scope."""
-    if not -(2**63) <= id_ < 2**63:
-        raise NotFound(getattr(model, "__tablename__", "object").rstrip("s"))
-    rows = locked(session, model, [id_], scoped=scoped)
+    rows = locked(session, actor, model, [id_]) if fits_bigint(id_) else []
     if not rows:
         raise NotFound(getattr(model, "__tablename__", "object").rstrip("s"))
     return rows[0]

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, get_in_scope, scope_clause, scoped
-from ..models import Institution
-from ..models.escrow import Enrollment, LedgerAccount, LedgerEntry, LedgerHold
+from ..access.scope import Actor, get_in_scope, scope_clause, scoped
+from ..models import ClassSession, Course, Institution
+from ..models.escrow import Consumption, Enrollment, LedgerAccount, LedgerEntry, LedgerHold, Refund
 from . import ledger
 from .enrollments import remaining_hours
 
@@ -30,14 +30,18 @@ class EscrowStatus:
     refundable_fen: int
     class_hours: dict[str, int]
     movements: list[dict[str, Any]] = field(default_factory=list)
+    # Where money is stuck, for the parent; parts of the buckets above, outside the identity.
+    disputed_fen: int = 0
+    refund_requested_fen: int = 0
+    refunds: list[Refund] = field(default_factory=list)
 
 
-def escrow_status(session: Session, enrollment_id: int) -> EscrowStatus:
+def escrow_status(session: Session, actor: Actor, enrollment_id: int) -> EscrowStatus:
     """API.md §4. `held` is the money in custody not yet consumed, including what a pending
     refund request has claimed; `refundable` is held less those claims (the holds on the
     held account). So paid = the six buckets, always: every fen a deposit credited to held
     sits in exactly one bucket account."""
-    enrollment = get_in_scope(session, actor_of(session), Enrollment, enrollment_id)
+    enrollment = get_in_scope(session, actor, Enrollment, enrollment_id)
     accounts = ledger.enrollment_accounts(session, [enrollment.id]).get(enrollment.id, {})
     bal = {k: accounts[k].balance if k in accounts else 0 for k in ledger.BUCKETS}
     held = accounts.get("held")
@@ -56,10 +60,13 @@ def movements(session: Session, enrollment_id: int) -> list[dict[str, Any]]:
     """One line per posted transfer of the enrollment's money, oldest first: from which
     bucket to which (custody for a deposit)."""
     rows = session.execute(
-        select(LedgerEntry.txn_id, LedgerEntry.direction, LedgerEntry.account_kind,
-               LedgerEntry.amount_fen, LedgerEntry.kind, LedgerEntry.at, LedgerEntry.ref_type,
-               LedgerEntry.ref_id, LedgerEntry.trustee_txn_id)
-        .where(LedgerEntry.enrollment_id == enrollment_id).order_by(LedgerEntry.id))
+        select(e.txn_id, e.direction, e.account_kind, e.amount_fen, e.kind, e.at, e.ref_type,
+               e.ref_id, e.trustee_txn_id, ClassSession.id.label("session_id"),
+               ClassSession.starts_at, Course.name.label("course_name"))
+        .outerjoin(Consumption, (e.ref_type == "consumption") & (Consumption.id == e.ref_id))
+        .outerjoin(ClassSession, ClassSession.id == Consumption.session_id)
+        .outerjoin(Course, Course.id == ClassSession.course_id)
+        .where(e.enrollment_id == enrollment_id).order_by(e.id))
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         line = out.setdefault(r.txn_id, {
@@ -84,8 +91,9 @@ class InstitutionSummary:
     suspense_fen: int
 
 
-def institution_summary(session: Session, institution_id: int) -> InstitutionSummary:
-    institution = get_in_scope(session, actor_of(session), Institution, institution_id)
+def institution_summary(session: Session, actor: Actor,
+                        institution_id: int) -> InstitutionSummary:
+    institution = get_in_scope(session, actor, Institution, institution_id)
     a = LedgerAccount
     rows = session.execute(
         select(a.kind, a.normal, func.sum(a.debits_posted), func.sum(a.credits_posted),
@@ -113,7 +121,7 @@ class TrialBalance:
     accounts: list[dict[str, Any]]
 
 
-def trial_balance(session: Session) -> TrialBalance:
+def trial_balance(session: Session, actor: Actor) -> TrialBalance:
     """Posted debits and credits of every account in scope, totalled by kind of account.
     Every transfer debits and credits the same amount, so the totals are equal."""
     a = LedgerAccount
@@ -121,7 +129,7 @@ def trial_balance(session: Session) -> TrialBalance:
         select(a.kind, a.normal, func.count(), func.sum(a.debits_posted),
                func.sum(a.credits_posted), func.sum(a.debits_pending),
                func.sum(a.credits_pending))
-        .where(scope_clause(actor_of(session), a)).group_by(a.kind, a.normal)
+        .where(scope_clause(actor, a)).group_by(a.kind, a.normal)
         .order_by(a.kind))
     accounts: list[dict[str, Any]] = []
     debits = credits = 0
@@ -137,9 +145,9 @@ def trial_balance(session: Session) -> TrialBalance:
                         accounts=accounts)
 
 
-def entries_query(session: Session, *, enrollment_id: int | None = None,
+def entries_query(session: Session, actor: Actor, *, enrollment_id: int | None = None,
                   institution_id: int | None = None) -> Select[tuple[LedgerEntry]]:
-    stmt = scoped(select(LedgerEntry), actor_of(session), LedgerEntry).order_by(
+    stmt = scoped(select(LedgerEntry), actor, LedgerEntry).order_by(
         LedgerEntry.id)
     if enrollment_id is not None:
         stmt = stmt.where(LedgerEntry.enrollment_id == enrollment_id)

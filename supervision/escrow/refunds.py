@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..access.scope import Actor, actor_of, get_in_scope, policy_of, scoped
+from ..access.scope import Actor, get_in_scope, policy_of, scoped
 from ..compliance.flags import raise_flag
 from ..errors import Conflict, RuleViolation
 from ..models.escrow import Enrollment, Instruction, LedgerHold, Refund
@@ -21,11 +21,11 @@ from .ledger import Move, NewHold, Post
 from .locks import locked_one
 
 
-def request_refund(session: Session, enrollment_id: int, *, reason: str,
+def request_refund(session: Session, actor: Actor, enrollment_id: int, *, reason: str,
                    amount_fen: int | None, as_of: dt.datetime) -> Refund:
     """Hold the amount at once (later attendance cannot consume it). Default: everything
     refundable. More than refundable → INSUFFICIENT_ESCROW."""
-    enrollment = get_in_scope(session, actor_of(session), Enrollment, enrollment_id)
+    enrollment = get_in_scope(session, actor, Enrollment, enrollment_id)
     held_code = ledger.enr(enrollment.id, "held")
     # Lock before reading: "all that is refundable" must not change between read and hold.
     refundable = ledger.lock_accounts(session, codes=[held_code])[held_code].available
@@ -68,13 +68,13 @@ def _request_hold(session: Session, refund: Refund) -> LedgerHold:
         LedgerHold.status == "pending")).one()
 
 
-def approve_refund(session: Session, refund_id: int, *, as_of: dt.datetime) -> Instruction:
+def approve_refund(session: Session, actor: Actor, refund_id: int, *,
+                   as_of: dt.datetime) -> Instruction:
     """requested → instructed (the institution, the regulator, or the 5-day auto-approval);
     rejected → instructed by a regulator, if the money is still held. Returns the refund
     instruction, to be delivered to the trustee after the commit. The refund row is locked:
     of two concurrent decisions the second sees the first's outcome and gets a 409."""
-    actor = actor_of(session)
-    refund = locked_one(session, Refund, refund_id)
+    refund = locked_one(session, actor, Refund, refund_id)
     overrulable = actor.role in ("regulator", "system")
     if refund.status == "requested":
         to_refund_pending: dict[str, Any] = {"post": [Post(
@@ -98,17 +98,16 @@ def approve_refund(session: Session, refund_id: int, *, as_of: dt.datetime) -> I
     return instruction
 
 
-def reject_refund(session: Session, refund_id: int, *, reason: str,
+def reject_refund(session: Session, actor: Actor, refund_id: int, *, reason: str,
                   as_of: dt.datetime) -> Refund:
     """requested → rejected: the hold is voided (the money may be consumed again) and the
     regulator gets a REFUND_REJECTED flag; it may still approve the refund."""
-    actor = actor_of(session)
-    refund = locked_one(session, Refund, refund_id)
+    refund = locked_one(session, actor, Refund, refund_id)
     if refund.status != "requested":
         raise Conflict(f"a {refund.status} refund cannot be rejected")
     _decide(refund, "rejected", actor, as_of, reject_reason=reason)
     ledger.book(session, void=[_request_hold(session, refund)])
-    raise_flag(session, rule="REFUND_REJECTED", severity="medium",
+    raise_flag(session, actor, rule="REFUND_REJECTED", severity="medium",
                institution_id=refund.institution_id, subject_type="refund",
                subject_id=refund.id,
                summary=f"机构拒绝退费申请（{yuan(refund.amount_fen)}）",
@@ -121,18 +120,18 @@ def reject_refund(session: Session, refund_id: int, *, reason: str,
     return refund
 
 
-def auto_approve_due(session: Session, as_of: dt.datetime) -> list[int]:
+def auto_approve_due(session: Session, actor: Actor, as_of: dt.datetime) -> list[int]:
     """The scheduler's job: approve requests unanswered past auto_approve_at. Returns the
     refund instructions created, for delivery after the commit."""
     due = list(session.scalars(
         select(Refund.id).where(Refund.status == "requested", Refund.auto_approve_at <= as_of)
         .order_by(Refund.id).with_for_update(skip_locked=True)))
-    return [approve_refund(session, refund_id, as_of=as_of).id for refund_id in due]
+    return [approve_refund(session, actor, refund_id, as_of=as_of).id for refund_id in due]
 
 
-def refunds_query(session: Session, *, enrollment_id: int | None = None,
+def refunds_query(session: Session, actor: Actor, *, enrollment_id: int | None = None,
                   status: str | None = None) -> Select[tuple[Refund]]:
-    stmt = scoped(select(Refund), actor_of(session), Refund).order_by(Refund.id.desc())
+    stmt = scoped(select(Refund), actor, Refund).order_by(Refund.id.desc())
     if enrollment_id is not None:
         stmt = stmt.where(Refund.enrollment_id == enrollment_id)
     if status is not None:

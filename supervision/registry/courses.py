@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, get_in_scope, policy_of, scoped
+from ..access.scope import Actor, get_in_scope, policy_of, scoped
 from ..errors import Conflict, Invalid, RuleViolation
 from ..models import ClassSession, Course, Institution, Teacher, Venue
 from ._checks import Errors, add, one_of, raise_if, reject_unknown, require
@@ -31,10 +31,9 @@ REQUIRED = ("name", "subject", "category", "grade_min", "grade_max", "mode", "cl
 SESSION_FIELDS = ("starts_at", "ends_at", "teacher_id", "venue_id")
 
 
-def create_course(session: Session, data: Mapping[str, Any], *,
+def create_course(session: Session, actor: Actor, data: Mapping[str, Any], *,
                   institution_id: int | None = None) -> Course:
     """A course of the calling institution (of `institution_id` for the system actor)."""
-    actor = actor_of(session)
     owner = institution_id if institution_id is not None else actor.institution_id
     institution = get_in_scope(session, actor, Institution, owner)
     reject_unknown(data, FIELDS)
@@ -52,21 +51,22 @@ def create_course(session: Session, data: Mapping[str, Any], *,
     return course
 
 
-def get_course(session: Session, course_id: int) -> Course:
-    return get_in_scope(session, actor_of(session), Course, course_id)
+def get_course(session: Session, actor: Actor, course_id: int) -> Course:
+    return get_in_scope(session, actor, Course, course_id)
 
 
-def courses_query(session: Session, *, institution_id: int | None = None) -> Select[Any]:
-    stmt = scoped(select(Course), actor_of(session), Course).order_by(Course.id)
+def courses_query(session: Session, actor: Actor, *,
+                  institution_id: int | None = None) -> Select[Any]:
+    stmt = scoped(select(Course), actor, Course).order_by(Course.id)
     if institution_id is not None:
         stmt = stmt.where(Course.institution_id == institution_id)
     return stmt
 
 
-def schedule_sessions(session: Session, course_id: int,
+def schedule_sessions(session: Session, actor: Actor, course_id: int,
                       items: Sequence[Mapping[str, Any]]) -> list[ClassSession]:
     """Schedule a batch of sessions of one course: all of them, or none (any error: 422)."""
-    course = get_in_scope(session, actor_of(session), Course, course_id)
+    course = get_in_scope(session, actor, Course, course_id)
     institution = session.get(Institution, course.institution_id)
     assert institution is not None  # FK
     if institution.status != "active":
@@ -94,11 +94,11 @@ def schedule_sessions(session: Session, course_id: int,
     return rows
 
 
-def sessions_query(session: Session, *, course_id: int | None = None,
+def sessions_query(session: Session, actor: Actor, *, course_id: int | None = None,
                    institution_id: int | None = None, starts_from: dt.datetime | None = None,
                    starts_before: dt.datetime | None = None) -> Select[Any]:
     """Sessions starting in [starts_from, starts_before), in time order."""
-    stmt = scoped(select(ClassSession), actor_of(session), ClassSession)
+    stmt = scoped(select(ClassSession), actor, ClassSession)
     if course_id is not None:
         stmt = stmt.where(ClassSession.course_id == course_id)
     if institution_id is not None:
@@ -110,9 +110,8 @@ def sessions_query(session: Session, *, course_id: int | None = None,
     return stmt.order_by(ClassSession.starts_at, ClassSession.id)
 
 
-def cancel_session(session: Session, session_id: int) -> ClassSession:
-    class_session = get_in_scope(session, actor_of(session), ClassSession, session_id,
-                                 for_update=True)
+def cancel_session(session: Session, actor: Actor, session_id: int) -> ClassSession:
+    class_session = get_in_scope(session, actor, ClassSession, session_id, for_update=True)
     if class_session.status == "cancelled":
         raise Conflict("the session is already cancelled")
     class_session.status = "cancelled"

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..access.scope import actor_of, get_in_scope, policy_of, scoped
+from ..access.scope import Actor, get_in_scope, policy_of, scoped
+from ..db import fits_bigint
 from ..errors import Conflict, Invalid, NotFound
 from ..identifiers import uscc_error
 from ..models import Flag, Institution, Venue
@@ -36,12 +37,12 @@ REQUIRED = tuple(f for f in FIELDS if f not in NULLABLE)
 SELF_EDITABLE_FIELDS = frozenset({"address", "contact_phone"})
 
 
-def register_institution(session: Session, data: Mapping[str, Any]) -> Institution:
+def register_institution(session: Session, actor: Actor, data: Mapping[str, Any]) -> Institution:
     reject_unknown(data, FIELDS)
     values = {name: data.get(name) for name in FIELDS}
     errors: Errors = {}
     require(errors, values, REQUIRED)
-    _check_values(session, values, errors)
+    _check_values(session, actor, values, errors)
     raise_if(errors)
     _ensure_uscc_free(session, str(values["uscc"]))
     institution = Institution(**values, status="active")
@@ -50,9 +51,8 @@ def register_institution(session: Session, data: Mapping[str, Any]) -> Instituti
     return institution
 
 
-def update_institution(session: Session, institution_id: int,
+def update_institution(session: Session, actor: Actor, institution_id: int,
                        changes: Mapping[str, Any]) -> Institution:
-    actor = actor_of(session)
     institution = get_in_scope(session, actor, Institution, institution_id, for_update=True)
     reject_unknown(changes, FIELDS)
     if actor.role == "institution":
@@ -63,7 +63,7 @@ def update_institution(session: Session, institution_id: int,
     values = dict(changes)
     errors: Errors = {}
     require(errors, values, [name for name in values if name not in NULLABLE])
-    _check_values(session, values, errors)
+    _check_values(session, actor, values, errors)
     raise_if(errors)
     if "uscc" in values and values["uscc"] != institution.uscc:
         _ensure_uscc_free(session, values["uscc"])
@@ -73,11 +73,10 @@ def update_institution(session: Session, institution_id: int,
     return institution
 
 
-def change_institution_status(session: Session, institution_id: int, *, status: str,
-                              reason: str) -> Institution:
+def change_institution_status(session: Session, actor: Actor, institution_id: int, *,
+                              status: str, reason: str) -> Institution:
     """Suspend, revoke or reinstate. The reason is kept on the row so the audit log has it."""
-    institution = get_in_scope(session, actor_of(session), Institution, institution_id,
-                               for_update=True)
+    institution = get_in_scope(session, actor, Institution, institution_id, for_update=True)
     errors: Errors = {}
     require(errors, {"status": status, "reason": reason}, ("status", "reason"))
     one_of(errors, {"status": status}, "status", INSTITUTION_STATUSES)
@@ -94,14 +93,14 @@ def change_institution_status(session: Session, institution_id: int, *, status: 
     return institution
 
 
-def get_institution(session: Session, institution_id: int) -> Institution:
-    return get_in_scope(session, actor_of(session), Institution, institution_id)
+def get_institution(session: Session, actor: Actor, institution_id: int) -> Institution:
+    return get_in_scope(session, actor, Institution, institution_id)
 
 
-def institutions_query(session: Session, *, district_code: str | None = None,
+def institutions_query(session: Session, actor: Actor, *, district_code: str | None = None,
                        category: str | None = None, status: str | None = None,
                        q: str | None = None) -> Select[Any]:
-    stmt = scoped(select(Institution), actor_of(session), Institution).order_by(Institution.id)
+    stmt = scoped(select(Institution), actor, Institution).order_by(Institution.id)
     if district_code:
         stmt = stmt.where(Institution.district_code == district_code)
     if category:
@@ -144,8 +143,9 @@ def public_profile(session: Session, institution_id: int) -> PublicProfile:
         blacklisted=institution.status == "revoked", open_flag_count=counts)
 
 
-def add_venue(session: Session, institution_id: int, *, address: str, capacity: int) -> Venue:
-    institution = get_in_scope(session, actor_of(session), Institution, institution_id)
+def add_venue(session: Session, actor: Actor, institution_id: int, *, address: str,
+              capacity: int) -> Venue:
+    institution = get_in_scope(session, actor, Institution, institution_id)
     errors: Errors = {}
     require(errors, {"address": address, "capacity": capacity}, ("address", "capacity"))
     if isinstance(capacity, int) and capacity <= 0:
@@ -157,8 +157,8 @@ def add_venue(session: Session, institution_id: int, *, address: str, capacity: 
     return venue
 
 
-def venues_query(session: Session, institution_id: int) -> Select[Any]:
-    institution = get_in_scope(session, actor_of(session), Institution, institution_id)
+def venues_query(session: Session, actor: Actor, institution_id: int) -> Select[Any]:
+    institution = get_in_scope(session, actor, Institution, institution_id)
     return select(Venue).where(Venue.institution_id == institution.id).order_by(Venue.id)
 
 
@@ -171,7 +171,8 @@ def _get_unscoped(session: Session, institution_id: int) -> Institution:
     return institution
 
 
-def _check_values(session: Session, values: dict[str, Any], errors: Errors) -> None:
+def _check_values(session: Session, actor: Actor, values: dict[str, Any],
+                  errors: Errors) -> None:
     """Check the fields present in `values` (normalising uscc and licensed_modes in place)."""
     if values.get("uscc") is not None:
         values["uscc"] = uscc = values["uscc"].strip().upper()
@@ -180,7 +181,6 @@ def _check_values(session: Session, values: dict[str, Any], errors: Errors) -> N
             add(errors, "uscc", problem)
     district = values.get("district_code")
     if district is not None:
-        actor = actor_of(session)
         if district not in policy_of(session)["districts"]:
             add(errors, "district_code", "not a district of this city")
         elif actor.role == "regulator" and actor.district_code not in (None, district):

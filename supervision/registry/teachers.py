@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..access.policy import require_citywide_regulator
-from ..access.scope import Actor, actor_of, get_in_scope, scope_clause, scoped, settings_of
+from ..access.scope import Actor, get_in_scope, scope_clause, scoped, settings_of
 from ..errors import Invalid
 from ..identifiers import cert_error, cert_level, hash_id_number, id_number_error, mask_id_number
 from ..models import Institution, RosterEntry, Teacher
@@ -38,10 +38,10 @@ REQUIRED = ("name", "id_number", "background_check_status", "employment", "hired
 _CHUNK = 1000
 
 
-def register_teacher(session: Session, data: Mapping[str, Any]) -> Teacher:
+def register_teacher(session: Session, actor: Actor, data: Mapping[str, Any]) -> Teacher:
     """Register a teacher at the caller's institution (a regulator names the institution)."""
     reject_unknown(data, (*FIELDS, "institution_id"))
-    institution_id = _target_institution(session, actor_of(session), data.get("institution_id"))
+    institution_id = _target_institution(session, actor, data.get("institution_id"))
     values = {name: data.get(name) for name in FIELDS}
     values["is_inservice_school_teacher"] = bool(values["is_inservice_school_teacher"])
     errors: Errors = {}
@@ -54,8 +54,9 @@ def register_teacher(session: Session, data: Mapping[str, Any]) -> Teacher:
     return teacher
 
 
-def update_teacher(session: Session, teacher_id: int, changes: Mapping[str, Any]) -> Teacher:
-    teacher = get_in_scope(session, actor_of(session), Teacher, teacher_id, for_update=True)
+def update_teacher(session: Session, actor: Actor, teacher_id: int,
+                   changes: Mapping[str, Any]) -> Teacher:
+    teacher = get_in_scope(session, actor, Teacher, teacher_id, for_update=True)
     reject_unknown(changes, FIELDS)
     values = dict(changes)
     errors: Errors = {}
@@ -72,23 +73,24 @@ def update_teacher(session: Session, teacher_id: int, changes: Mapping[str, Any]
     return teacher
 
 
-def get_teacher(session: Session, teacher_id: int) -> Teacher:
-    return get_in_scope(session, actor_of(session), Teacher, teacher_id)
+def get_teacher(session: Session, actor: Actor, teacher_id: int) -> Teacher:
+    return get_in_scope(session, actor, Teacher, teacher_id)
 
 
-def teachers_query(session: Session, *, institution_id: int | None = None) -> Select[Any]:
-    stmt = scoped(select(Teacher), actor_of(session), Teacher).order_by(Teacher.id)
+def teachers_query(session: Session, actor: Actor, *,
+                   institution_id: int | None = None) -> Select[Any]:
+    stmt = scoped(select(Teacher), actor, Teacher).order_by(Teacher.id)
     if institution_id is not None:
         stmt = stmt.where(Teacher.institution_id == institution_id)
     return stmt
 
 
-def add_to_roster(session: Session, kind: str, id_numbers: Sequence[str],
+def add_to_roster(session: Session, actor: Actor, kind: str, id_numbers: Sequence[str],
                   reason: str | None = None) -> int:
     """Add ID numbers to a roster; returns how many were not on it already.
 
     The rosters are the city's: every district's teachers are checked against them."""
-    require_citywide_regulator(actor_of(session), "add to the rosters")
+    require_citywide_regulator(actor, "add to the rosters")
     errors: Errors = {}
     one_of(errors, {"kind": kind}, "kind", ROSTER_KINDS)
     if kind == "blacklist":

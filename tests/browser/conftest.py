@@ -65,12 +65,10 @@ def book_money(session: Any, families: int = 6) -> None:
     for n in range(families):
         parent, _ = create_principal(session, role="parent", name=f"演示家长{n}")
         for course in courses:
-            session.info["actor"] = actor_for(parent)
-            enrollment = create_enrollment(session, course_id=course.id,
+            enrollment = create_enrollment(session, actor_for(parent), course_id=course.id,
                                            student_name=f"学生{n}",
                                            student_grade=course.grade_max, class_hours=12)
-            session.info["actor"] = SYSTEM
-            apply_deposit(session, event_id=f"live-{enrollment.id}",
+            apply_deposit(session, SYSTEM, event_id=f"live-{enrollment.id}",
                           trustee_txn_id=f"live-{enrollment.id}",
                           payment_reference=enrollment.payment_reference,
                           amount_fen=enrollment.amount_fen,
@@ -80,7 +78,8 @@ def book_money(session: Any, families: int = 6) -> None:
                 ClassSession.course_id == course.id, ClassSession.starts_at < now)).first()
             if started is not None and n % 2 == 0:
                 # The session's own length in class hours: more is HOURS_EXCEED_SESSION.
-                record_attendance(session, session_id=started, enrollment_ids=[enrollment.id],
+                record_attendance(session, SYSTEM, session_id=started,
+                                  enrollment_ids=[enrollment.id],
                                   class_hours=None, as_of=now)
 
 
@@ -112,7 +111,7 @@ def live() -> Iterator[Live]:
     with live.session() as session:
         book_money(session)
     with live.session() as session:
-        run_compliance(session, as_of=clock.local_now())
+        run_compliance(session, SYSTEM, as_of=clock.local_now())
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,4 +1,4 @@
-"""Trustee statements: import (idempotent), reconciliation against the ledger, daily pull.
+"""Trustee statements: import (idempotent), reconciliation against the ledger.
 
 A statement is the trustee's word on one supervised account for one day. Each line is matched
 to the ledger by trustee_txn_id in a few set-based statements (never a query per line):
@@ -20,10 +20,9 @@ from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ... import clock, outbound
-from ...access.scope import SYSTEM, Actor, scope_clause
-from ...db import is_postgres, transaction
-from ...errors import Conflict, DomainError, Invalid
+from ...access.scope import Actor, scope_clause
+from ...db import is_postgres
+from ...errors import Conflict, Invalid
 from ...models import Institution
 from ...models.escrow import LedgerAccount
 from ...models.trustee import Statement, StatementLine
@@ -75,7 +74,7 @@ def import_statement(session: Session, actor: Actor, statement: StatementIn, *,
             raise
         return _same_or_conflict(existing, digest), False
     _insert_lines(session, row, statement)
-    row.report = reconcile(session, row)
+    row.report = reconcile(session, actor, row)
     session.flush()
     return row, True
 
@@ -148,59 +147,3 @@ def accounts_with_custody(session: Session) -> list[str]:
         .join(a, and_(a.institution_id == Institution.id, a.kind == "custody"))
         .where(or_(a.debits_posted > 0, a.credits_posted > 0))
         .order_by(Institution.supervised_account_no)))
-
-
-def pull_statements(session_factory: sessionmaker[Session], settings: dict[str, Any],
-                    day: dt.date | None = None) -> int:
-    """The scheduler's daily job: fetch `day`'s (default yesterday's) statement of every
-    account with custody activity and reconcile it, each in its own transaction. Safe to run
-    twice: a statement already imported is recognised. Returns how many were new."""
-    url = str(settings.get("TRUSTEE_API_URL") or "").rstrip("/")
-    if not url:
-        log.warning("TRUSTEE_API_URL is not set: no statements pulled")
-        return 0
-    day = day or clock.today() - dt.timedelta(days=1)
-    with transaction(session_factory, settings=settings, actor=SYSTEM) as session:
-        accounts = accounts_with_custody(session)
-    http = outbound.make_session(retries=int(settings.get("TRUSTEE_RETRIES", 2)),
-                                 backoff=float(settings.get("TRUSTEE_BACKOFF_SECONDS", 0.3)))
-    imported = 0
-    try:
-        for account_no in accounts:
-            statement = _fetch(http, settings, url, account_no, day)
-            if statement is None:
-                continue
-            try:
-                with transaction(session_factory, settings=settings, actor=SYSTEM) as session:
-                    imported += import_statement(session, SYSTEM, statement, source="pull")[1]
-            except DomainError as exc:
-                log.error("statement %s %s refused: %s %s", account_no, day, exc.message,
-                          exc.errors)
-    finally:
-        http.close()
-    return imported
-
-
-def _fetch(http: requests.Session, settings: dict[str, Any], url: str, account_no: str,
-           day: dt.date) -> StatementIn | None:
-    try:
-        resp = outbound.signed_request(
-            http, "GET", f"{url}/statements/{quote(account_no, safe='')}?date={day.isoformat()}",
-            secret=str(settings["TRUSTEE_SECRET"]),
-            timeout=float(settings["TRUSTEE_TIMEOUT_SECONDS"]))
-    except requests.RequestException as exc:
-        log.error("statement %s %s not fetched: %s", account_no, day, exc)
-        return None
-    if resp.status_code != 200:
-        log.error("statement %s %s not fetched: HTTP %s", account_no, day, resp.status_code)
-        return None
-    try:
-        statement = statement_from_json(resp.json())
-    except (ValueError, Invalid) as exc:
-        log.error("statement %s %s unreadable: %s", account_no, day, exc)
-        return None
-    if (statement.account_no, statement.date) != (account_no, day):
-        log.error("statement %s %s: the trustee sent %s %s", account_no, day,
-                  statement.account_no, statement.date)
-        return None
-    return statement

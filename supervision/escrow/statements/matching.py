@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from ...access.scope import Actor
 from ...clock import SHANGHAI
 from ...compliance.flags import raise_flag
 from ...models import Institution
@@ -58,7 +59,7 @@ def _line_matches(line: Any, institution_ids: list[int], strict: bool) -> Any:
     return exists().where(*cond)
 
 
-def reconcile(session: Session, statement: Statement) -> dict[str, Any]:
+def reconcile(session: Session, actor: Actor, statement: Statement) -> dict[str, Any]:
     """Match the stored lines of `statement` to the ledger, raise the flags, return the report."""
     if statement.line_count > 10_000 and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, or the planner takes 100,000 new lines for a handful.
@@ -79,7 +80,7 @@ def reconcile(session: Session, statement: Statement) -> dict[str, Any]:
         "statement_closing_fen": statement.closing_balance_fen,
         "difference_fen": statement.closing_balance_fen - custody,
     }
-    _raise_flags(session, statement, report, unmatched, missing)
+    _raise_flags(session, actor, statement, report, unmatched, missing)
     return report
 
 
@@ -134,36 +135,39 @@ def _custody_at_end_of(session: Session, ids: list[int], day: dt.date) -> int:
     return int(session.scalar(select(now - later)) or 0)
 
 
-def _raise_flags(session: Session, statement: Statement, report: dict[str, Any],
-                 unmatched: list[dict[str, Any]], missing: list[dict[str, Any]]) -> None:
+def _raise_flags(session: Session, actor: Actor, statement: Statement,
+                 report: dict[str, Any], unmatched: list[dict[str, Any]],
+                 missing: list[dict[str, Any]]) -> None:
     where = f"{statement.account_no}（{zh_date(statement.date)}）"
     credits = [line for line in unmatched if line["direction"] == "credit"]
     for line in credits[:FLAG_LIMIT]:
-        _flag(session, statement, "FUND_UNMATCHED_DEPOSIT", "critical", "statement_line",
+        _flag(session, actor, statement, "FUND_UNMATCHED_DEPOSIT", "critical", "statement_line",
               line["trustee_txn_id"], f"对账单{where}收款{yuan(line['amount_fen'])}在账上无记录",
               line)
     if len(credits) > FLAG_LIMIT:
-        _flag(session, statement, "FUND_UNMATCHED_DEPOSIT", "critical", "statement",
+        _flag(session, actor, statement, "FUND_UNMATCHED_DEPOSIT", "critical", "statement",
               statement.id, f"对账单{where}另有{len(credits) - FLAG_LIMIT}笔收款在账上无记录",
               {"count": len(credits) - FLAG_LIMIT})
     for entry in missing[:FLAG_LIMIT]:
-        _flag(session, statement, "FUND_MISSING_IN_STATEMENT", "high", "ledger_txn",
+        _flag(session, actor, statement, "FUND_MISSING_IN_STATEMENT", "high", "ledger_txn",
               entry["trustee_txn_id"],
               f"账上资金变动{yuan(entry['amount_fen'])}未见于受托方对账单{where}", entry)
     if len(missing) > FLAG_LIMIT:
-        _flag(session, statement, "FUND_MISSING_IN_STATEMENT", "high", "statement",
+        _flag(session, actor, statement, "FUND_MISSING_IN_STATEMENT", "high", "statement",
               statement.id, f"另有{len(missing) - FLAG_LIMIT}笔账上变动未见于对账单{where}",
               {"count": len(missing) - FLAG_LIMIT})
     if report["difference_fen"] < 0:
-        _flag(session, statement, "FUND_SHORTFALL", "critical", "statement", statement.id,
+        _flag(session, actor, statement, "FUND_SHORTFALL", "critical", "statement", statement.id,
               f"监管账户{where}期末余额{yuan(statement.closing_balance_fen)}低于应存"
               f"{yuan(report['ledger_custody_fen'])}", {
                   k: report[k] for k in ("account_no", "date", "ledger_custody_fen",
                                          "statement_closing_fen", "difference_fen")})
 
 
-def _flag(session: Session, statement: Statement, rule: str, severity: str, subject_type: str,
-          subject_id: str | int, summary: str, evidence: dict[str, Any]) -> None:
-    raise_flag(session, rule=rule, severity=severity, institution_id=statement.institution_id,
-               subject_type=subject_type, subject_id=subject_id, summary=summary,
+def _flag(session: Session, actor: Actor, statement: Statement, rule: str, severity: str,
+          subject_type: str, subject_id: str | int, summary: str,
+          evidence: dict[str, Any]) -> None:
+    raise_flag(session, actor, rule=rule, severity=severity,
+               institution_id=statement.institution_id, subject_type=subject_type,
+               subject_id=subject_id, summary=summary,
                evidence={"statement_id": statement.id, **evidence})
