@@ -24,6 +24,9 @@ _S6 = ("《校外培训机构从业人员管理办法（试行）》（2021）�
 _S7 = ("中办发〔2021〕40号（学科类机构统一登记为非营利性机构）；"
        "教育部令第53号《校外培训行政处罚暂行办法》（2023）")
 
+_S10 = ("《信访工作条例》（2022）；12345政务服务便民热线办理时限惯例；"
+        "十三部门《关于加强校外培训机构预收费监管的意见》（2022-12，畅通投诉渠道）")
+
 _SUBJECT = ("subject_rules_grade_min", "subject_rules_grade_max")
 
 
@@ -117,6 +120,13 @@ _RULES = (
           "venue", "high", _S7, (), "session"),
     _spec("VENUE_OVER_CAPACITY", "在读人数超过场所容量", "Active enrollments over the venue's "
           "capacity", "medium", _S7, (), "escrow"),
+    # §10 complaints (judged whole every run: they clear once answered, closed or calmed)
+    _spec("COMPLAINT_UNANSWERED", "投诉逾期未答复", "Complaint not answered in time", "medium",
+          _S10, ("complaint_respond_working_days",), "registry"),
+    _spec("COMPLAINT_OVERDUE", "投诉逾期未办结", "Complaint not closed in time", "high", _S10,
+          ("complaint_due_working_days",), "registry"),
+    _spec("COMPLAINTS_SURGE", "机构短期内投诉集中", "Surge of complaints about one institution",
+          "high", _S10, ("complaints_surge_count", "complaints_surge_days"), "registry"),
 )
 
 CATALOGUE: dict[str, RuleSpec] = {spec.code: spec for spec in _RULES}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, IntPK, Timestamp, utcnow
 
@@ -53,6 +53,9 @@ class Complaint(Base):
     note: Mapped[str | None] = mapped_column(String(2000))
     closed_at: Mapped[dt.datetime | None]
     closed_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("principals.id"))
+    # Read-only: responses are added as rows of their own, never through the complaint.
+    responses: Mapped[list[ComplaintResponse]] = relationship(
+        viewonly=True, order_by="(ComplaintResponse.at, ComplaintResponse.id)")
 
 
 class ComplaintResponse(Base):

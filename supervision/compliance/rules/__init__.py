@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..catalogue import CATALOGUE
 from ..model import Finding, Window
-from . import escrow, institutions, prices, subjects, teachers, timing
+from . import complaints, escrow, institutions, prices, subjects, teachers, timing
 from .base import Context, Evaluator
 from .scan import SessionRule, scan_sessions
 
@@ -31,6 +31,7 @@ EVALUATORS: dict[str, Evaluator] = {
     **prices.EVALUATORS,
     **teachers.EVALUATORS,
     **institutions.EVALUATORS,
+    **complaints.EVALUATORS,
 }
 
 
