@@ -17,27 +17,31 @@ log = logging.getLogger(__name__)
 
 class SupervisionFlask(Flask):
     def dispatch_request(self) -> ResponseReturnValue:
-        """Each request commits once, here, after the view returned normally.
-
-        Anything raised skips the commit; teardown then closes the session, rolling back.
+        """Each request's unit of work ends here, once: committed after the view returned
+        normally, its after-commit work run before the response leaves (the trustee has the
+        instruction when the caller hears of it); rolled back when the view raised, so error
+        handlers start from a clean session.
         """
-        from .web.request import commit_request_session
+        from .web.request import finish_request
 
-        rv = super().dispatch_request()
-        commit_request_session()
-        return rv
+        try:
+            rv = super().dispatch_request()
+        except BaseException as exc:
+            finish_request(None, exc)
+            raise
+        return finish_request(rv)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(overrides)
     app = SupervisionFlask(__name__, instance_path=str(PROJECT_DIR / "instance"))
     app.config["SUPERVISION"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_CONTENT_LENGTH"])
-    app.config["TESTING"] = bool(settings.get("TESTING", False))
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.config["TESTING"] = settings.testing
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    engine = db.make_engine(settings["DATABASE_URL"], pool_size=int(settings["DB_POOL_SIZE"]))
+    engine = db.make_engine(settings.database_url, pool_size=settings.db_pool_size)
     factory = db.make_sessionmaker(engine)
     audit.install(factory)
     app.extensions["supervision.engine"] = engine
@@ -56,4 +60,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from . import console
 
     console.init_app(app)  # the regulator's web console under /console/
+    from . import parent
+
+    parent.init_app(app)  # the parents' app under /parent/
     return app

@@ -37,7 +37,7 @@ def alembic_config(url: str | None = None) -> Any:
     cfg.set_main_option("file_template",
                         "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.set_main_option("sqlalchemy.url",
-                        (url or current_app.config["SUPERVISION"]["DATABASE_URL"])
+                        (url or current_app.config["SUPERVISION"].database_url)
                         .replace("%", "%%"))
     return cfg
 
@@ -153,12 +153,13 @@ def trustee_sandbox(host: str, port: int, callback_url: str, delay: float) -> No
                 callback_url=callback_url, delay=delay)
 
 
+
 @trustee_cli.command("pull-statements")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="The statement date (default: yesterday, Asia/Shanghai).")
 def trustee_pull_statements(day: Any) -> None:
     """Fetch and reconcile the trustee's statements of every account with custody activity."""
-    from .escrow.statements import pull_statements
+    from .workers.statements import pull_statements
 
     app = current_app
     count = pull_statements(app.extensions["supervision.sessionmaker"],
@@ -183,8 +184,8 @@ def trustee_deliver_pending() -> None:
 @click.option("--lookback-days", default=7, show_default=True, type=click.IntRange(0, 366))
 def compliance_run(as_of: str | None, horizon_days: int, lookback_days: int) -> None:
     """One compliance run; prints its summary."""
-    from .compliance.runs import parse_as_of, run_compliance, summary_lines
     from .access.scope import SYSTEM
+    from .compliance.runs import parse_as_of, run_compliance, summary_lines
 
     try:
         moment = parse_as_of(as_of)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from .unit_of_work import unit_of_work
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
@@ -53,18 +56,34 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(factory: sessionmaker[Session], **info: Any) -> Iterator[Session]:
-    """One unit of work for a command or a job: commit once on success, roll back on any error."""
-    session = factory()
-    session.info.update(info)
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    """A unit of work for a caller that only needs its session (nothing after the commit)."""
+    with unit_of_work(factory, **info) as uow:
+        yield uow.session
 
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+# Every id is a PostgreSQL bigint: a larger integer names no row (and SQLite raises
+# OverflowError binding one), so callers answer "not found" before asking the database.
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def fits_bigint(value: int) -> bool:
+    return BIGINT_MIN <= value <= BIGINT_MAX
+
+
+def advisory_lock(session: Session, name: str, *, wait: bool = True) -> bool:
+    """Serialise the holders of `name` until the end of the transaction (transaction-level, so
+    PgBouncer-safe). With wait=False, do not queue: return False at once if another
+    transaction holds it. SQLite needs none (BEGIN IMMEDIATE already serialises every writer),
+    so there it is always granted."""
+    if not is_postgres(session):
+        return True
+    # 63 bits of a digest of the name: stable across processes and releases, never negative.
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
+    if wait:
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(key))))

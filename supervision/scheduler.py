@@ -32,9 +32,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import clock
 from .access.scope import Actor
 from .clock import SHANGHAI
+from .config import Settings
 from .db import is_postgres, transaction
 from .models.base import utcnow
 from .models.compliance import JobClaim
+from .unit_of_work import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,11 @@ JOBS_BY_ID = {job.id: job for job in JOBS}
 
 @dataclass
 class JobContext:
-    """What a job wrapper gets: the claim's transaction, and what it needs afterwards."""
+    """What a job wrapper gets: the claim's unit of work, and what it needs afterwards."""
 
-    session: Session
+    uow: UnitOfWork
     session_factory: sessionmaker[Session]
-    settings: dict[str, Any]
+    settings: Settings
     now: dt.datetime
     details: list[str] = field(default_factory=list)
     failure: Exception | None = None
@@ -95,8 +97,19 @@ class JobContext:
 
     def after_commit(self, fn: Callable[[], Any]) -> None:
         """Work that opens its own transactions (HTTP deliveries): run once the claim and the
-        job's own changes are committed, so nothing is sent that the database does not hold."""
-        self.followups.append(fn)
+        job's own changes are committed, so nothing is sent that the database does not hold.
+        What it returns joins the job's detail; what it raises marks the claim failed."""
+
+        def followup() -> None:
+            try:
+                more = fn()
+            except Exception as exc:
+                self.failure = self.failure or exc
+                raise
+            if more is not None:
+                self.details.append(str(more))
+
+        self.uow.after_commit(followup)
 
 
 @dataclass(frozen=True)
@@ -158,7 +171,7 @@ def run_job(app: Flask, job_id: str, now: dt.datetime | None = None) -> JobOutco
     now = now or clock.local_now()
     period = period_key(spec, now)
     factory: sessionmaker[Session] = app.extensions["supervision.sessionmaker"]
-    settings: dict[str, Any] = app.config["SUPERVISION"]
+    settings: Settings = app.config["SUPERVISION"]
     wrapper = resolve(spec.func)
     # The every-few-seconds jobs would fill the log: they speak up only at debug level.
     level = logging.INFO if spec.period in ("day", "hour") else logging.DEBUG
@@ -172,7 +185,7 @@ def run_job(app: Flask, job_id: str, now: dt.datetime | None = None) -> JobOutco
     if ctx.failure is not None:
         exc = ctx.failure
         _finish(factory, settings, spec.id, period, "failed", f"{type(exc).__name__}: {exc}")
-        raise
+        raise exc
     _finish(factory, settings, spec.id, period, "done", detail)
     log.log(level, "job %s %s: %s", spec.id, period, detail)
     return JobOutcome(spec.id, period, True, detail)
@@ -238,13 +251,13 @@ def instruction_retry(ctx: JobContext) -> None:
 
 
 def statement_pull(ctx: JobContext) -> None:
-    pull = resolve("supervision.escrow.statements:pull_statements")
+    pull = resolve("supervision.workers.statements:pull_statements")
     yesterday = ctx.now.astimezone(SHANGHAI).date() - dt.timedelta(days=1)
     ctx.after_commit(lambda: pull(ctx.session_factory, ctx.settings, yesterday))
 
 
 def outbox_delivery(ctx: JobContext) -> None:
-    from .notify import deliver_outbox
+    from .workers.outbox import deliver_outbox
 
     ctx.after_commit(lambda: f"{deliver_outbox(ctx.session_factory, ctx.settings)} delivered")
 

@@ -24,9 +24,9 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supervision.escrow.trustee import deliver_pending
 from supervision.models.escrow import Instruction
 from supervision.scheduler import SHANGHAI, run_job
+from supervision.workers.trustee import deliver_pending
 
 from .escrow_support import World, world
 from .factories import Factory

@@ -19,7 +19,9 @@ from werkzeug import Request, Response
 from supervision import create_app, notify, outbound
 from supervision.db import transaction
 from supervision.models import Base, OutboxMessage
+from supervision.workers import outbox
 
+from .settings_support import changed
 from .test_scheduler import fresh_database
 
 SECRET = "notify-test-secret"
@@ -33,8 +35,9 @@ def settings_overrides(httpserver: HTTPServer) -> dict[str, Any]:
 
 
 def deliver(app: Flask, now: dt.datetime = T0, **settings: Any) -> int:
-    return notify.deliver_outbox(app.extensions["supervision.sessionmaker"],
-                                 {**app.config["SUPERVISION"], **settings}, now=now)
+    return outbox.deliver_outbox(app.extensions["supervision.sessionmaker"],
+                                 changed(app.config["SUPERVISION"], **settings), now=now)
+
 
 
 def messages(db: Session, n: int) -> list[OutboxMessage]:
@@ -149,8 +152,9 @@ def test_a_receiver_answering_500_is_retried_with_growing_backoff(
 
 
 def test_backoff_is_capped(app: Flask) -> None:
-    settings = {"NOTIFY_RETRY_BASE_SECONDS": 30, "NOTIFY_RETRY_MAX_SECONDS": 600}
-    assert [notify.retry_delay(settings, n).total_seconds() for n in (1, 2, 3, 5, 10)] == [
+    settings = changed(app.config["SUPERVISION"], NOTIFY_RETRY_BASE_SECONDS=30,
+                       NOTIFY_RETRY_MAX_SECONDS=600)
+    assert [outbox.retry_delay(settings, n).total_seconds() for n in (1, 2, 3, 5, 10)] == [
         30, 60, 120, 480, 600]
 
 
@@ -186,7 +190,7 @@ def test_four_deliverers_at_once_send_each_message_exactly_once(httpserver: HTTP
 
         def work(app: Flask) -> None:
             barrier.wait(timeout=10)
-            delivered.append(notify.deliver_outbox(app.extensions["supervision.sessionmaker"],
+            delivered.append(outbox.deliver_outbox(app.extensions["supervision.sessionmaker"],
                                                    app.config["SUPERVISION"], batch_size=5))
 
         threads = [threading.Thread(target=work, args=(a,)) for a in apps]

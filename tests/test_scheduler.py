@@ -29,6 +29,7 @@ from supervision.models import Base, ComplianceRun, Flag, JobClaim, OutboxMessag
 from supervision.notify import enqueue
 
 from .factories import SHANGHAI
+from .settings_support import changed
 
 NIGHT = dt.datetime(2026, 11, 20, 2, 0, 5, tzinfo=SHANGHAI)
 
@@ -254,7 +255,9 @@ def test_old_claims_are_pruned(app: Flask, db: Session) -> None:
 
 
 def test_the_outbox_job_delivers(app: Flask, db: Session, httpserver: HTTPServer) -> None:
-    app.config["SUPERVISION"]["NOTIFY_URL"] = httpserver.url_for("/hook")
+    app.config["SUPERVISION"] = changed(app.config["SUPERVISION"],
+                                        NOTIFY_URL=httpserver.url_for("/hook"))
+
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     enqueue(db, "flag.opened", {"flag_id": 1})
     db.flush()

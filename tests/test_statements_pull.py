@@ -14,13 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import clock, outbound
+from supervision.config import Settings
 from supervision.devtools.trustee_sandbox import SandboxState
 from supervision.errors import Invalid
 from supervision.escrow import statements
 from supervision.models import Flag, Institution
 from supervision.models.trustee import Statement
+from supervision.workers.statements import pull_statements
 
 from .factories import Factory
+from .settings_support import changed
 from .test_trustee_support import SECRET, enrollment, free_port, pay
 
 DAY = dt.date(2026, 12, 1)
@@ -35,13 +38,13 @@ def server() -> Iterator[HTTPServer]:
     srv.stop()
 
 
-def settings(app: Flask, url: str) -> dict[str, Any]:
-    return {**app.config["SUPERVISION"], "TRUSTEE_API_URL": url, "TRUSTEE_RETRIES": 0,
-            "TRUSTEE_TIMEOUT_SECONDS": 2.0}
+def settings(app: Flask, url: str) -> Settings:
+    return changed(app.config["SUPERVISION"], TRUSTEE_API_URL=url, TRUSTEE_RETRIES=0,
+                   TRUSTEE_TIMEOUT_SECONDS=2.0)
 
 
 def pull(app: Flask, url: str, day: dt.date = DAY) -> int:
-    return statements.pull_statements(app.extensions["supervision.sessionmaker"],
+    return pull_statements(app.extensions["supervision.sessionmaker"],
                                       settings(app, url), day)
 
 
@@ -140,7 +143,10 @@ def test_the_cli_pulls_for_a_given_date(runner: FlaskCliRunner, app: Flask,
     inst, txn, amount = paid
     server.expect_request(f"/statements/{inst.supervised_account_no}").respond_with_json(
         statement_json(inst, txn, amount))
-    app.config["SUPERVISION"]["TRUSTEE_API_URL"] = server.url_for("/")
+    app.config["SUPERVISION"] = changed(app.config["SUPERVISION"],
+                                        TRUSTEE_API_URL=server.url_for("/"))
+
+
     result = runner.invoke(args=["trustee", "pull-statements", "--date", "2026-12-01"])
     assert result.exit_code == 0, result.output
     assert "1 statement(s) imported" in result.output

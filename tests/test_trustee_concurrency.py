@@ -15,10 +15,11 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from supervision.escrow import trustee, verify_ledger
+from supervision.escrow import verify_ledger
 from supervision.models import Flag
 from supervision.models.escrow import Deposit, Enrollment, Instruction
 from supervision.models.trustee import TrusteeEvent
+from supervision.workers import trustee
 
 from .factories import Factory
 from .test_trustee_support import (

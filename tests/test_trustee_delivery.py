@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 from werkzeug import Request, Response
 
 from supervision import outbound
-from supervision.escrow import trustee
+from supervision.config import Settings
 from supervision.models import Institution
 from supervision.models.base import utcnow
 from supervision.models.escrow import Instruction
 from supervision.models.trustee import InstructionDelivery
+from supervision.workers import trustee
 
 from .factories import Factory
+from .settings_support import changed
 from .test_trustee_support import SECRET, free_port
 
 
@@ -37,9 +39,10 @@ def server() -> Iterator[HTTPServer]:
         srv.stop()
 
 
-def settings(app: Flask, url: str, **kw: Any) -> dict[str, Any]:
-    return {**app.config["SUPERVISION"], "TRUSTEE_API_URL": url, "TRUSTEE_TIMEOUT_SECONDS": 2.0,
-            "TRUSTEE_RETRIES": 2, "TRUSTEE_BACKOFF_SECONDS": 0.05, **kw}
+def settings(app: Flask, url: str, **kw: Any) -> Settings:
+    return changed(app.config["SUPERVISION"], **{
+        "TRUSTEE_API_URL": url, "TRUSTEE_TIMEOUT_SECONDS": 2.0, "TRUSTEE_RETRIES": 2,
+        "TRUSTEE_BACKOFF_SECONDS": 0.05, **kw})
 
 
 def factory(app: Flask) -> Any:
@@ -247,8 +250,8 @@ def test_without_a_trustee_url_instructions_simply_stay_pending(
     assert fresh.status == "pending" and fresh.attempts == 0
 
 
-def test_the_lease_outlasts_every_try_of_one_delivery() -> None:
-    cfg = {"TRUSTEE_TIMEOUT_SECONDS": 5.0, "TRUSTEE_RETRIES": 2}
+def test_the_lease_outlasts_every_try_of_one_delivery(app: Flask) -> None:
+    cfg = changed(app.config["SUPERVISION"], TRUSTEE_TIMEOUT_SECONDS=5.0, TRUSTEE_RETRIES=2)
     # 3 tries, each at most a connect and a read timeout, plus backoff (capped at 10 s).
     assert trustee.lease_seconds(cfg) > 3 * 2 * 5.0 + 2 * 10
 
@@ -266,7 +269,10 @@ def test_the_cli_delivers_pending_instructions(app: Flask, db: Session, make: Fa
                                                server: HTTPServer) -> None:
     row = instruction(db, make.institution())
     server.expect_request("/instructions").respond_with_json({}, status=202)
-    app.config["SUPERVISION"]["TRUSTEE_API_URL"] = server.url_for("/")
+    app.config["SUPERVISION"] = changed(app.config["SUPERVISION"],
+                                        TRUSTEE_API_URL=server.url_for("/"))
+
+
     result = app.test_cli_runner().invoke(args=["trustee", "deliver-pending"])
     assert result.exit_code == 0, result.output
     assert "1 instruction(s) accepted" in result.output

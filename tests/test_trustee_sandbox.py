@@ -27,6 +27,7 @@ from supervision.workers.statements import pull_statements
 from supervision.workers.trustee import deliver_instructions, deliver_pending
 
 from .factories import Factory
+from .settings_support import changed
 from .test_trustee_support import (
     SECRET,
     enrollment,

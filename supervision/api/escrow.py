@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 
 from .. import escrow
@@ -22,7 +22,7 @@ from ..web.request import (
 from ..workers.trustee import deliver_instructions
 from . import escrow_schemas as s
 from .common import Blueprint, Query, shanghai_now
-from .idempotency import money_moving, remember
+from .idempotency import money_moving
 
 enrollments_bp = Blueprint("escrow_enrollments", __name__,
                            description="Enrollments and their escrow status (§4)")
@@ -217,9 +217,9 @@ class ReleaseRuns(MethodView):
         session = db_session()
         run = escrow.create_release_run(session, current_actor())
         items = instructions.run_instructions(session, run)
-        commit_then_deliver([i.id for i in items], 201,
-                            s.ReleaseRunOut().dump(_run_body(run, items)))
-        return _run_body(run, instructions.run_instructions(session, run))
+        deliver_then_answer([i.id for i in items], lambda fresh: _answer(
+            s.ReleaseRunOut(), _run_body(run, instructions.run_instructions(fresh, run)), 201))
+        return _run_body(run, items)
 
 
 def _run_body(run: Any, items: list[Instruction]) -> dict[str, Any]:

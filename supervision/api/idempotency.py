@@ -4,9 +4,10 @@ database conflicts.
 The key is claimed first, by inserting its row in the request's transaction: a concurrent
 request with the same key then waits on the unique index (PostgreSQL) or on the write lock
 (SQLite) and, once the first commits, replays its answer. The answer is stored in the same
-transaction as the postings, so "booked" and "answer remembered" commit together. A refusal
-(4xx) is stored in its own small transaction, since the request's is rolled back, so a retry
-cannot turn a refusal into a success after the state changed.
+transaction as the postings, so "booked" and "answer remembered" commit together. The view runs
+in a savepoint: a refusal (4xx) undoes the view's changes and is stored in the claimed row, and
+the request's unit of work commits that row despite the refusal, so a retry cannot turn a
+refusal into a success after the state changed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .. import errors as domain
 from ..escrow.retry import is_retryable
 from ..models import IdempotentResponse
 from ..web.auth import current_actor
-from ..web.request import db_session
+from ..web.request import answer_after_commit, request_work
 from .errors import STATUS_OF, body
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,28 +63,30 @@ def money_moving(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        session = db_session()
+        uow = request_work()
         key = request.headers.get(HEADER)
         fp = _fingerprint(key) if key is not None else None
         for attempt in range(MAX_ATTEMPTS):
             try:
-                if fp is not None:
-                    replay = _claim(session, fp)
-                    if replay is not None:
-                        return replay
+                if fp is None:
+                    return view(*args, **kwargs)
+                replay = _claim(uow.session, fp)
+                if replay is not None:
+                    return replay
                 try:
-                    response = view(*args, **kwargs)
+                    with uow.savepoint():
+                        response = view(*args, **kwargs)
                 except domain.DomainError as exc:
-                    if fp is not None:
-                        _store_refusal(session, fp, exc)
+                    _store_refusal(exc)
+                    uow.commit_despite(exc)
                     raise
-                if fp is not None:
-                    _complete(response)
+                _complete(response)
                 return response
             except DBAPIError as exc:
                 if not is_retryable(exc) or attempt == MAX_ATTEMPTS - 1:
                     raise
-                session.rollback()
+                uow.restart()
+                g.pop("idempotent_row", None)
                 time.sleep(0.01 * 2 ** attempt)
         raise AssertionError("unreachable")
 
@@ -148,17 +151,11 @@ def _replay(row: IdempotentResponse, fp: Fingerprint) -> Response:
     return response
 
 
-def remember(status_code: int, response_body: Any) -> None:
-    """For a view that commits before it answers (it must, to send an instruction that is
-    already in the database): store a provisional answer with that commit, so a retry after
-    a crash at the trustee call gets this answer rather than running again."""
-    row: IdempotentResponse | None = g.get("idempotent_row")
-    if row is not None:
-        row.status_code = status_code
-        row.response_body = response_body
-
-
 def _complete(response: Any) -> None:
+    """Store the answer with the postings. A view that answers again after the commit (its
+    after-commit work changed what it says: instructions sent) has that answer stored too, in
+    the same short transaction; a crash before then leaves this first answer to replay, never
+    a second run."""
     row: IdempotentResponse | None = g.pop("idempotent_row", None)
     if row is None:
         return
@@ -166,17 +163,25 @@ def _complete(response: Any) -> None:
         raise TypeError("money_moving must wrap a view decorated with @bp.response")
     row.status_code = response.status_code
     row.response_body = response.get_json()
+    build = g.get("answer_after_commit")
+    if build is not None:
+        row_id = row.id
+
+        def build_and_remember(session: Session) -> Response:
+            final = build(session)
+            stored = session.get(IdempotentResponse, row_id)
+            if stored is not None:
+                stored.status_code = final.status_code
+                stored.response_body = final.get_json()
+            return final
+
+        answer_after_commit(build_and_remember)
 
 
-def _store_refusal(session: Session, fp: Fingerprint, exc: domain.DomainError) -> None:
-    g.pop("idempotent_row", None)
+def _store_refusal(exc: domain.DomainError) -> None:
+    """The claimed row answers with the refusal (the view's changes are already undone)."""
+    row: IdempotentResponse | None = g.pop("idempotent_row", None)
+    assert row is not None  # claimed before the view ran
     code = next((status for cls, status in STATUS_OF if isinstance(exc, cls)), 422)
-    payload = body(code, exc.message, exc.errors, rule=exc.rule, **exc.extra)
-    session.rollback()
-    try:
-        session.add(IdempotentResponse(principal_id=_principal_id(), key=fp.key,
-                                       method_path=fp.method_path, body_hash=fp.body_hash,
-                                       status_code=code, response_body=payload))
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # a concurrent request with this key answered first; keep its answer
+    row.status_code = code
+    row.response_body = body(code, exc.message, exc.errors, rule=exc.rule, **exc.extra)

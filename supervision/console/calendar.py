@@ -12,7 +12,7 @@ from .. import calendar as cal
 from .. import clock
 from ..access.policy import is_citywide_regulator
 from ..errors import Forbidden, Invalid, NotFound
-from ..web.request import db_session
+from ..web.request import db_session, request_work
 from . import bp, queries
 from .forms import CalendarDayForm, CalendarDeleteForm, SchoolYearForm
 from .signin import console_actor
@@ -91,7 +91,6 @@ def calendar_page() -> tuple[str, int]:
 
 
 def _refused(first: dt.date, **forms: Any) -> tuple[str, int]:
-    db_session().rollback()
     flash(CITY_ONLY_TEXT, "danger")
     return _render(first, status=403, **forms)
 
@@ -106,6 +105,8 @@ def _invalid(form: Any, exc: Invalid) -> None:
             field.errors = [*list(field.errors), *texts]
 
 
+# Each form's service call runs in a savepoint of the request's unit of work: a refusal undoes
+# just that, and the page is rendered again from the same session.
 @bp.post("/calendar/days")
 def calendar_put_day() -> Response | tuple[str, int]:
     form = CalendarDayForm()
@@ -120,7 +121,6 @@ def calendar_put_day() -> Response | tuple[str, int]:
     except Forbidden:
         return _refused(day.replace(day=1), day_form=form)
     except Invalid as exc:
-        db_session().rollback()
         _invalid(form, exc)
         return _render(day.replace(day=1), day_form=form, status=422)
     flash(f"已设定 {day.isoformat()}。", "success")
@@ -141,7 +141,6 @@ def calendar_delete_day() -> Response | tuple[str, int]:
     except Forbidden:
         return _refused(day.replace(day=1))
     except NotFound:
-        db_session().rollback()
         flash(f"{day.isoformat()} 没有人工设定，无需删除。", "warning")
         return _render(day.replace(day=1), status=404)
     flash(f"已删除 {day.isoformat()} 的人工设定，恢复内置数据。", "success")
@@ -161,7 +160,6 @@ def calendar_put_school_year() -> Response | tuple[str, int]:
     except Forbidden:
         return _refused(_month(None), year_form=form)
     except Invalid as exc:
-        db_session().rollback()
         _invalid(form, exc)
         return _render(_month(None), year_form=form, status=422)
     flash(f"已保存 {form.name.data} 学年校历。", "success")

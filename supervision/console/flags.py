@@ -18,7 +18,7 @@ from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Flag, Institution
-from ..web.request import db_session
+from ..web.request import db_session, request_work
 from . import bp, queries
 from .evidence import describe_flag
 from .forms import FlagActionForm, FlagFilterForm, options
@@ -45,7 +45,7 @@ def today_local() -> dt.date:
 
 def _choices() -> dict[str, list[tuple[str, str]]]:
     actor = console_actor()
-    districts = current_app.config["SUPERVISION"]["POLICY"]["districts"]
+    districts = current_app.config["SUPERVISION"].policy["districts"]
     if actor.district_code:
         district = [(actor.district_code, district_name(actor.district_code))]
     else:
@@ -167,12 +167,10 @@ def flag_action(flag_id: int) -> Response | tuple[str, int]:
                                   note=form.note.data or None, due_on=form.due_on.data,
                                   today=today_local())
     except Conflict as exc:
-        session.rollback()
         flash(f"无法执行“{FLAG_ACTION.get(action, action)}”：该问题的状态已变化（{exc.message}）。"
               "请查看最新状态后再操作。", "danger")
         return _render_flag(flag_id, status=409)
     except Invalid as exc:
-        session.rollback()
         _attach_errors(form, exc)
         return _render_flag(flag_id, form, status=422, failed_action=action)
     flash(f"已{FLAG_ACTION.get(action, action)}。", "success")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import g, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
-from ..web.request import db_session
 from . import bp, csrf
 from .forms import SignOutForm
 from .signin import PUBLIC_ENDPOINTS, load_console_actor
@@ -52,7 +51,7 @@ def require_sign_in() -> Response | None:
 
 @bp.context_processor
 def shared_context() -> dict[str, Any]:
-    return {"me": g.get("console_actor"), "signout_form": SignOutForm()}
+    return {"me": load_console_actor(), "signout_form": SignOutForm()}
 
 
 def status_of(error: DomainError) -> int:
@@ -72,7 +71,7 @@ def csrf_failed(_error: CSRFError) -> tuple[str, int]:
 
 @bp.errorhandler(DomainError)
 def domain_failed(error: DomainError) -> tuple[str, int]:
-    db_session().rollback()
+    # The request's unit of work was already rolled back at the edge (dispatch_request).
     code = status_of(error)
     return error_page(code, None if code == 404 else error.message)
 

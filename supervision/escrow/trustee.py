@@ -4,17 +4,15 @@ repeated event_id does nothing again). Instructions out are a worker: `workers/t
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from .. import outbound
 from ..access.scope import Actor
@@ -36,7 +34,7 @@ RESOLVED = ("executed", "failed")
 
 # --- inbound ---------------------------------------------------------------------------------
 
-def check_signature(settings: dict[str, Any], timestamp: str | None, signature: str | None,
+def check_signature(settings: Settings, timestamp: str | None, signature: str | None,
                     body: bytes, *, now: float | None = None) -> None:
     """401 unless `body` was signed with the trustee secret within the window (API.md §6)."""
     ok = outbound.verify(settings.trustee_secret, timestamp, signature, body,

@@ -11,14 +11,11 @@ format.py: the statement as values, parsed and checked; matching.py: the reconci
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
-from urllib.parse import quote
 
-import requests
 from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ...access.scope import Actor, scope_clause
 from ...db import is_postgres
@@ -38,9 +35,7 @@ from .matching import FLAG_LIMIT, REPORT_LIMIT, reconcile
 
 __all__ = ["DIRECTIONS", "FLAG_LIMIT", "REPORT_LIMIT", "LineIn", "StatementIn",
            "accounts_with_custody", "check_statement", "import_statement", "lines_from_json",
-           "pull_statements", "reconcile", "statement_from_json", "statements_query"]
-
-log = logging.getLogger(__name__)
+           "reconcile", "statement_from_json", "statements_query"]
 
 
 def import_statement(session: Session, actor: Actor, statement: StatementIn, *,
@@ -137,7 +132,7 @@ def _insert_lines(session: Session, row: Statement, statement: StatementIn) -> N
                                                 for values in rows[start:start + 10_000]])
 
 
-# --- the daily pull ------------------------------------------------------------------------------
+# --- what the daily pull (workers/statements.py) fetches -------------------------------------
 
 def accounts_with_custody(session: Session) -> list[str]:
     """Every supervised account whose custody ever moved: what the trustee must account for."""
