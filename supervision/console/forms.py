@@ -6,13 +6,6 @@ services the views call, exactly as for the API.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from typing import Any
-
-from flask import request
-from flask_wtf import FlaskForm
-from flask_wtf.form import _Auto
 from wtforms import (
     BooleanField,
     DateField,
@@ -23,50 +16,19 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 
-from ..text import FORBIDDEN_CLASS
+from ..web.forms import HtmlForm, SignOutForm, TokenSignInForm, no_control_chars, options, strip
 
-# The same characters as the API refuses: controls, zero-width, bidi overrides, lone surrogates.
-_CONTROL = re.compile(f"[{FORBIDDEN_CLASS}]")
+__all__ = ["HtmlForm", "SignOutForm", "no_control_chars", "options", "strip"]
+
 FLAG_ACTIONS = ("acknowledge", "order_rectification", "resolve", "dismiss", "reopen")
 
 
-def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
-
-
-def no_control_chars(_form: Any, field: Any) -> None:
-    # PostgreSQL cannot store NUL, and nobody's note needs a bell.
-    if isinstance(field.data, str) and _CONTROL.search(field.data):
-        raise ValidationError("不能包含控制字符。")
-
-
-def strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-class HtmlForm(FlaskForm):
-    """A form read from an HTML form post only. Flask-WTF would also read a JSON body, parsing
-    it outside every error handler (a 500 for "[1]"; also inside the error page itself, which
-    renders the sign-out form): the console never posts JSON."""
-
-    class Meta(FlaskForm.Meta):
-        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
-            if request.is_json:
-                return None if formdata is _Auto else formdata
-            return super().wrap_formdata(form, formdata)
-
-
-class SignInForm(HtmlForm):
+class SignInForm(TokenSignInForm):
     token = PasswordField("API 令牌", filters=[strip],
                           validators=[DataRequired("请输入令牌。"), Length(max=200),
                                       no_control_chars])
-
-
-class SignOutForm(HtmlForm):
-    pass
 
 
 class FlagActionForm(HtmlForm):

@@ -25,12 +25,12 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ..errors import Invalid, Unauthenticated
+from .browser import sign_in_for
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 DOCS_PATHS = frozenset({"/api/docs", "/api/docs/"})
-CONSOLE_PREFIX = "/console/"
 TRUSTEE_EVENTS_PATH = "/api/v1/trustee/events"
 NOT_RATE_LIMITED = frozenset({"/healthz", "/readyz", "/metrics", TRUSTEE_EVENTS_PATH})
 REQUIRED_SECRETS = ("ID_HASH_KEY", "TRUSTEE_SECRET", "NOTIFY_SECRET", "SECRET_KEY")
@@ -187,8 +187,8 @@ def _security_headers(response: Response) -> Response:
     headers.setdefault("Content-Security-Policy", content_security_policy(request.path, response))
     if request.path.startswith(API_PREFIX):
         headers["Cache-Control"] = "no-store"  # personal and money data: never in any cache
-    elif request.path.startswith(CONSOLE_PREFIX) and "/static/" not in request.path:
-        headers.setdefault("Cache-Control", "no-store")
+    elif sign_in_for(request.path) is not None and "/static/" not in request.path:
+        headers.setdefault("Cache-Control", "no-store")  # a signed-in person's pages
     if response.status_code == 429:
         # flask-limiter computes whole seconds to the window's end, which is 0 within the last
         # second of a per-second window: a client told to retry after 0 s just hammers again.
@@ -235,11 +235,10 @@ def _verified_principal_id() -> int | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        if request.path.startswith(CONSOLE_PREFIX):
-            from ..console.signin import load_console_actor
-
-            console_actor = load_console_actor()
-            return console_actor.principal_id if console_actor is not None else None
+        front_end = sign_in_for(request.path)
+        if front_end is not None:  # the console, the parents' app: their cookie sign-in
+            signed_in = front_end.actor()
+            return signed_in.principal_id if signed_in is not None else None
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
