@@ -153,7 +153,7 @@ def test_work_after_commit_sees_the_jobs_changes_and_a_failure_is_recorded(
 
     def fake_resolve(path: str) -> Any:
         if path == "supervision.escrow:create_release_run":
-            return lambda session: FakeRun()
+            return lambda session, actor: FakeRun()
         if path == "supervision.workers.trustee:deliver_instructions":
             def deliver(factory: Any, settings: Any, ids: list[int]) -> None:
                 seen.append((ids, [c.job_id for c in claims(db)]))
@@ -171,7 +171,7 @@ def test_work_after_commit_sees_the_jobs_changes_and_a_failure_is_recorded(
 
     monkeypatch.setattr(scheduler, "resolve", lambda path: (
         real_resolve(path) if path.startswith("supervision.scheduler:")
-        else refuse if "deliver" in path else (lambda session: FakeRun())))
+        else refuse if "deliver" in path else (lambda session, actor: FakeRun())))
     with pytest.raises(ConnectionError):
         scheduler.run_job(app, "escrow.release_run", NIGHT + dt.timedelta(days=1))
     db.expire_all()
