@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from supervision.models import Flag
+from supervision.models import Flag, Review
 from supervision.models.escrow import Consumption, Enrollment, Refund
 
 from .escrow_support import Party, World, party, world
@@ -337,13 +337,15 @@ def test_every_form_refuses_a_post_without_its_csrf_token(
         (f"/parent/consumptions/{c.id}/dispute", {"reason": "x"}),
         (f"/parent/enrollments/{mine.id}/refunds", {"reason": "x"}),
         (f"/parent/enrollments/{mine.id}/sandbox-pay", {}),
+        (f"/parent/enrollments/{mine.id}/complaint", {"category": "fees", "text": "x"}),
+        (f"/parent/enrollments/{mine.id}/review", {"stars": "5", "text": "x"}),
         ("/parent/signout", {}),
     ]
     for url, data in forms:
         resp = client.post(url, data=data)
         assert resp.status_code == 400 and "安全令牌" in text(resp), url
     db.expire_all()
-    assert count(db, Enrollment) == 1 and count(db, Refund) == 0
+    assert count(db, Enrollment) == 1 and count(db, Refund) == 0 and count(db, Review) == 0
     assert db.get(Consumption, c.id).status == "pending_confirmation"  # type: ignore[union-attr]
     assert client.get("/parent/enrollments").status_code == 200  # still signed in
 
@@ -405,3 +407,46 @@ def test_the_pay_button_is_hidden_and_refused_without_a_sandbox_or_in_production
     assert 'id="sandbox-pay"' not in text(phone.get(page))
     resp = client.post(f"{page}/sandbox-pay", data={"csrf_token": csrf})
     assert resp.status_code == 404
+
+
+# --- 投诉 and 评价 ----------------------------------------------------------------------------
+
+def test_a_complaint_from_the_enrollment_page_goes_to_its_institution_with_deadlines(
+        phone: Parent, w: World, db: Session, client: FlaskClient) -> None:
+    from supervision.models import Complaint
+
+    mine = enrollment(w, client)
+    url = f"/parent/enrollments/{mine.id}/complaint"
+    assert 'id="complain"' in text(phone.get(f"/parent/enrollments/{mine.id}"))
+    empty = phone.post(url, {"category": "fees", "text": " "}, csrf_from=url)
+    assert empty.status_code == 422 and "请填写投诉内容" in text(empty)
+    assert count(db, Complaint) == 0
+    resp = phone.post(url, {"category": "fees", "text": "多收了教材费"}, csrf_from=url)
+    assert resp.status_code == 302
+    made = db.scalars(select(Complaint)).one()
+    assert (made.institution_id, made.enrollment_id, made.parent_id, made.category) == (
+        w.institution.id, mine.id, w.parent.id, "fees")
+    page = text(phone.get(resp.location))
+    assert "投诉已提交" in page and "已提交，等待机构答复" in page
+
+
+def test_a_review_waits_for_a_confirmed_class_and_is_written_once(
+        phone: Parent, w: World, db: Session, client: FlaskClient) -> None:
+    mine = enrollment(w, client)
+    page_url = f"/parent/enrollments/{mine.id}"
+    url = f"{page_url}/review"
+    assert 'id="write-review"' not in text(phone.get(page_url))
+    early = phone.post(url, {"stars": "5", "text": "很好"}, csrf_from=url)
+    assert early.status_code == 422 and "确认过至少一次课消后才能评价" in text(early)
+    assert count(db, Review) == 0
+    assert w.attend(client, [mine.id]).status_code == 201
+    c = db.scalars(select(Consumption).where(Consumption.enrollment_id == mine.id)).one()
+    assert phone.post(f"/parent/consumptions/{c.id}/confirm",
+                      csrf_from=page_url).status_code == 302
+    assert 'id="write-review"' in text(phone.get(page_url))
+    assert phone.post(url, {"stars": "4", "text": "老师很认真"}, csrf_from=url).status_code == 302
+    review = db.scalars(select(Review)).one()
+    assert (review.stars, review.text, review.enrollment_id) == (4, "老师很认真", mine.id)
+    again = phone.post(url, {"stars": "1", "text": "改主意了"}, csrf_from=url)
+    assert again.status_code == 409 and "已经评价过了" in text(again)
+    assert count(db, Review) == 1

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     # Importing the view modules registers their routes on bp.
     from .buy import enroll  # noqa: F401
     from .enrollments import enrollment  # noqa: F401
+    from .feedback import complaint  # noqa: F401
     from .pages import home  # noqa: F401
     from .signin import signin  # noqa: F401
 

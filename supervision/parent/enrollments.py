@@ -44,9 +44,15 @@ def render_enrollment(enrollment_id: int, *, status: int = 200, **forms: Any) ->
         timeline=list(reversed(queries.with_class_dates(money.movements, consumptions))),
         action_form=ActionForm(), dispute_form=forms.get("dispute_form") or DisputeForm(),
         refund_form=forms.get("refund_form") or RefundForm(),
-        sandbox=sandbox_available(),
+        sandbox=sandbox_available(), feedback=feedback_context(enrollment_id),
     )
     return render_template("parent/enrollment.html", **context), status
+
+
+def feedback_context(enrollment_id: int) -> dict[str, Any]:
+    from .feedback import feedback_context as build  # feedback imports this module
+
+    return build(enrollment_id)
 
 
 def sandbox_available() -> bool:
