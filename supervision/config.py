@@ -48,6 +48,7 @@ class Settings:
     timezone: str
     max_content_length: int
     ratelimit: str
+    ratelimit_public: str
     ratelimit_storage_url: str
     ratelimit_key_prefix: str
     db_pool_size: int

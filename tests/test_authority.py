@@ -268,9 +268,11 @@ API: list[Row] = [
         "regulator", owner="regulator_b"),
 ]
 # Routes no token opens: the trustee signs its calls (a bearer token is 401), the OpenAPI
-# document is public. Walked below with their own expectations.
+# document is public, and so is the public look-up (tests/test_public_api.py). Walked below or
+# there with their own expectations.
 SIGNED = {("POST", "/api/v1/trustee/events")}
-OPEN = {("GET", "/api/v1/openapi.json")}
+OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/public/institutions"),
+        ("GET", "/api/v1/public/institutions/<int:institution_id>")}
 
 
 def api_routes(app: Flask) -> set[tuple[str, str]]:

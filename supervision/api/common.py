@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +177,9 @@ class Query:
 
     session: Session
     stmt: Select[Any]
+    # Applied to each page's rows before they are dumped: adds what one more query for the
+    # whole page can tell (names of related rows), instead of one query per row.
+    present: Callable[[list[Any]], list[Any]] | None = None
 
 
 class SelectPage(Page):
@@ -192,6 +195,8 @@ class SelectPage(Page):
             rows = collection.session.scalars(
                 collection.stmt.limit(page_params.page_size).offset(page_params.first_item))
             self._items = list(rows)
+            if collection.present is not None:
+                self._items = collection.present(self._items)
         self.page_params = page_params
         self.collection = collection
 

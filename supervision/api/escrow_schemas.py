@@ -27,6 +27,9 @@ class EnrollmentOut(Schema):
     id = Int(metadata={"example": 301})
     course_id = Int(metadata={"example": 7})
     institution_id = Int(metadata={"example": 12})
+    # Named, so that a parent's list reads without further calls.
+    course_name = Str(dump_only=True, metadata={"example": "初二数学提高班"})
+    institution_name = Str(dump_only=True, metadata={"example": "锡心学堂培训中心"})
     student_name = Str(metadata={"example": "张小明"})
     student_grade = Int(metadata={"example": 8})
     class_hours = Int(metadata={"example": 20})
@@ -55,6 +58,22 @@ class ClassHours(Schema):
     remaining = Int(metadata={"example": 16})
 
 
+class MovementSession(Schema):
+    """The class a consumption paid for: what a parent needs to recognise the charge."""
+
+    id = Int(metadata={"example": 204})
+    starts_at = DateTime(metadata={"example": "2026-12-08T18:00:00+08:00"})
+    course_name = Str(metadata={"example": "初二数学提高班"})
+
+
+class RefundBrief(Schema):
+    id = Int(metadata={"example": 45})
+    amount_fen = Int(metadata={"example": 96000})
+    status = Str(metadata={"example": "requested"})
+    requested_at = DateTime(metadata={"example": "2026-12-10T09:00:00+08:00"})
+    auto_approve_at = DateTime(metadata={"example": "2026-12-17T09:00:00+08:00"})
+
+
 class Movement(Schema):
     at = DateTime(metadata={"example": "2026-12-08T19:20:00+08:00"})
     kind = Str(metadata={"example": "consumption"})
@@ -65,6 +84,8 @@ class Movement(Schema):
     ref_type = Str(allow_none=True, metadata={"example": "consumption"})
     ref_id = Int(allow_none=True, metadata={"example": 977})
     trustee_txn_id = Str(allow_none=True, metadata={"example": None})
+    # Only on the lines of a consumption (its billing and its confirmation).
+    session = ma.fields.Nested(MovementSession)
 
 
 class EscrowStatusOut(Schema):
@@ -77,8 +98,12 @@ class EscrowStatusOut(Schema):
     refund_pending_fen = Int(metadata={"example": 0})
     refunded_fen = Int(metadata={"example": 0})
     refundable_fen = Int(metadata={"example": 96000})
+    # Parts of the buckets above, outside the identity: where a parent's money is stuck.
+    disputed_fen = Int(metadata={"example": 0})
+    refund_requested_fen = Int(metadata={"example": 0})
     class_hours = ma.fields.Nested(ClassHours)
     movements = ma.fields.List(ma.fields.Nested(Movement))
+    refunds = ma.fields.List(ma.fields.Nested(RefundBrief))
 
 
 class AttendanceIn(Schema):

@@ -46,6 +46,8 @@ def escrow_status(session: Session, actor: Actor, enrollment_id: int) -> EscrowS
     bal = {k: accounts[k].balance if k in accounts else 0 for k in ledger.BUCKETS}
     held = accounts.get("held")
     remaining = remaining_hours(enrollment, accounts)
+    refunds = list(session.scalars(
+        select(Refund).where(Refund.enrollment_id == enrollment.id).order_by(Refund.id)))
     return EscrowStatus(
         enrollment_id=enrollment.id, paid_fen=sum(bal.values()), held_fen=bal["held"],
         pending_confirmation_fen=bal["pending_confirmation"], confirmed_fen=bal["confirmed"],
@@ -53,12 +55,27 @@ def escrow_status(session: Session, actor: Actor, enrollment_id: int) -> EscrowS
         refunded_fen=bal["refunded"], refundable_fen=held.available if held else 0,
         class_hours={"purchased": enrollment.class_hours,
                      "consumed": enrollment.consumed_hours, "remaining": remaining},
-        movements=movements(session, enrollment.id))
+        movements=movements(session, enrollment.id),
+        disputed_fen=_disputed(session, enrollment.id),
+        # Approval instructs at once (held → refund_pending), so a requested refund is the
+        # only kind whose money still sits in held.
+        refund_requested_fen=sum(r.amount_fen for r in refunds if r.status == "requested"),
+        refunds=refunds)
+
+
+def _disputed(session: Session, enrollment_id: int) -> int:
+    """The part of pending_confirmation a parent disputes: the money stays there meanwhile."""
+    value = session.scalar(
+        select(func.coalesce(func.sum(Consumption.amount_fen), 0))
+        .where(Consumption.enrollment_id == enrollment_id, Consumption.status == "disputed"))
+    return int(value or 0)
 
 
 def movements(session: Session, enrollment_id: int) -> list[dict[str, Any]]:
     """One line per posted transfer of the enrollment's money, oldest first: from which
-    bucket to which (custody for a deposit)."""
+    bucket to which (custody for a deposit). A consumption's lines (its billing, its
+    confirmation) name the class they paid for, joined in the same query."""
+    e = LedgerEntry
     rows = session.execute(
         select(e.txn_id, e.direction, e.account_kind, e.amount_fen, e.kind, e.at, e.ref_type,
                e.ref_id, e.trustee_txn_id, ClassSession.id.label("session_id"),
@@ -72,8 +89,38 @@ def movements(session: Session, enrollment_id: int) -> list[dict[str, Any]]:
         line = out.setdefault(r.txn_id, {
             "at": r.at, "kind": r.kind, "amount_fen": r.amount_fen, "from": None, "to": None,
             "ref_type": r.ref_type, "ref_id": r.ref_id, "trustee_txn_id": r.trustee_txn_id})
+        if r.session_id is not None:
+            line["session"] = {"id": r.session_id, "starts_at": r.starts_at,
+                               "course_name": r.course_name}
         line["from" if r.direction == "debit" else "to"] = r.account_kind
     return list(out.values())
+
+
+class EnrollmentView:
+    """An enrollment as a parent's list reads it: every column, plus the names of the course
+    and the institution (so the list needs no further calls)."""
+
+    def __init__(self, enrollment: Enrollment, course_name: str, institution_name: str) -> None:
+        self.enrollment = enrollment
+        self.course_name = course_name
+        self.institution_name = institution_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.enrollment, name)
+
+
+def enrollment_views(session: Session, enrollments: list[Enrollment]) -> list[EnrollmentView]:
+    """The enrollments with their names, in one query for the whole page."""
+    names = {row.id: (row.course_name, row.institution_name) for row in session.execute(
+        select(Course.id, Course.name.label("course_name"),
+               Institution.name.label("institution_name"))
+        .join(Institution, Institution.id == Course.institution_id)
+        .where(Course.id.in_({x.course_id for x in enrollments})))} if enrollments else {}
+    return [EnrollmentView(x, *names[x.course_id]) for x in enrollments]
+
+
+def enrollment_view(session: Session, enrollment: Enrollment) -> EnrollmentView:
+    return enrollment_views(session, [enrollment])[0]
 
 
 @dataclass

@@ -6,7 +6,8 @@
 - JSON bodies nested deeper than MAX_JSON_DEPTH or holding lone surrogates: refused before
   anything parses them (400 / 422), so no RecursionError or UnicodeEncodeError becomes a 500.
 - Rate limits per verified principal, per client address without one (SUPERVISION_RATELIMIT,
-  flask-limiter), never on the trustee's signed events nor on the probes and /metrics.
+  flask-limiter), never on the trustee's signed events nor on the probes and /metrics; the
+  public look-up per client address (SUPERVISION_RATELIMIT_PUBLIC).
 - Console sign-in guesses throttled per client address and per token prefix
   (CONSOLE_SIGNIN_RATELIMIT), on by default.
 - No start in production with the demo secrets of config/defaults.toml.
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1/"
 DOCS_PATHS = frozenset({"/api/docs", "/api/docs/"})
 TRUSTEE_EVENTS_PATH = "/api/v1/trustee/events"
+PUBLIC_PREFIX = "/api/v1/public/"
 NOT_RATE_LIMITED = frozenset({"/healthz", "/readyz", "/metrics", TRUSTEE_EVENTS_PATH})
 REQUIRED_SECRETS = ("ID_HASH_KEY", "TRUSTEE_SECRET", "NOTIFY_SECRET", "SECRET_KEY")
 
@@ -231,6 +233,10 @@ def rate_limit_key() -> str:
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
+def _client_address() -> str:
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
 def _verified_principal_id() -> int | None:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -270,22 +276,33 @@ def init_rate_limits(app: Flask) -> Any:
     stop floods, not to meter.
     """
     settings = app.config["SUPERVISION"]
-    limit = str(settings.get("RATELIMIT") or "").strip()
-    if not limit:
+    limit = settings.ratelimit.strip()
+    public = settings.ratelimit_public.strip()
+    if not limit and not public:
         return None
     from flask_limiter import ApplicationLimit, Limiter
     from limits import parse_many
 
-    parse_many(limit)  # a typo in the limit string fails at start, not on the first request
-    storage = str(settings.get("RATELIMIT_STORAGE_URL") or "").strip()
+    for text in (limit, public):
+        if text:
+            parse_many(text)  # a typo in a limit string fails at start, not on a request
+    limits = [ApplicationLimit(
+        limit, error_message=f"rate limit exceeded ({limit} per principal)")] if limit else []
+    if public:
+        # Anyone may call the public look-up, token or not: counted per address, in a scope
+        # of its own, so a token sent along neither escapes it nor spends the principal's.
+        limits.append(ApplicationLimit(
+            public, key_function=_client_address, scope="public",
+            exempt_when=lambda: not request.path.startswith(PUBLIC_PREFIX),
+            error_message=f"rate limit exceeded ({public} per address)"))
+    storage = settings.ratelimit_storage_url.strip()
     # A Redis that is slow or gone must not stall or fail requests: short timeouts, then
     # per-worker memory counters until it answers again (in_memory_fallback_enabled).
     options: dict[str, Any] = ({"socket_timeout": 0.25, "socket_connect_timeout": 0.5}
                                if storage.startswith("redis") else {})
     limiter = Limiter(
         key_func=rate_limit_key,
-        application_limits=[ApplicationLimit(
-            limit, error_message=f"rate limit exceeded ({limit} per principal)")],
+        application_limits=limits,
         strategy="fixed-window",
         storage_uri=storage or "memory://",
         storage_options=options,
@@ -293,7 +310,7 @@ def init_rate_limits(app: Flask) -> Any:
         swallow_errors=True,
         headers_enabled=True,
         retry_after="delta-seconds",
-        key_prefix=str(settings.get("RATELIMIT_KEY_PREFIX") or "supervision"),
+        key_prefix=settings.ratelimit_key_prefix,
     )
     limiter.request_filter(_not_rate_limited)
     limiter.init_app(app)
