@@ -120,7 +120,8 @@ class TipOut(Schema):
     reference = Str(metadata={"example": "q3N8vT1xK0bWm5Ls2PdY7A"})
     district_code = Str(metadata={"example": "320213"})
     address = Str(metadata={"example": "无锡市梁溪区清扬路某小区12栋602室"})
-    description = Str(metadata={"example": "每周六上午有十几个初中生来上数学课，门口没有任何招牌。"})
+    description = Str(metadata={
+        "example": "每周六上午有十几个初中生来上数学课，门口没有任何招牌。"})
     contact = Str(allow_none=True, metadata={"example": "139****0000"})
     status = Str(metadata={"example": "investigating"})
     outcome = Str(allow_none=True, metadata={"example": None})

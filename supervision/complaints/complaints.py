@@ -114,7 +114,7 @@ def get_complaint(session: Session, actor: Actor, complaint_id: int) -> Complain
 
 def complaints_query(session: Session, actor: Actor, *, status: str | None = None,
                      institution_id: int | None = None,
-                     category: str | None = None) -> Select[tuple[Complaint]]:
+                     category: str | None = None) -> Select[Any]:
     """The caller's complaints, newest first, optionally filtered."""
     stmt = scoped(select(Complaint), actor, Complaint).order_by(Complaint.created_at.desc(),
                                                                 Complaint.id.desc())

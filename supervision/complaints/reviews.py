@@ -8,6 +8,7 @@ a smear. The public profile (API.md §10) averages the stars and shows the newes
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
@@ -46,7 +47,7 @@ def submit_review(session: Session, actor: Actor, enrollment_id: int, *, stars: 
 
 
 def reviews_query(session: Session, actor: Actor, *,
-                  institution_id: int | None = None) -> Select[tuple[Review]]:
+                  institution_id: int | None = None) -> Select[Any]:
     """Reviews in the caller's scope (a parent: their own), newest first."""
     stmt = scoped(select(Review), actor, Review).order_by(Review.created_at.desc(),
                                                           Review.id.desc())
