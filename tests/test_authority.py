@@ -26,6 +26,7 @@ from supervision import calendar as cal
 from supervision import clock
 from supervision.access.principals import actor_for
 from supervision.access.scope import SYSTEM, Actor
+from supervision.complaints import PUBLIC, submit_complaint, submit_tip
 from supervision.compliance.flags import raise_flag
 from supervision.compliance.runs import run_compliance
 from supervision.compliance.workflow import apply_action, respond
@@ -58,6 +59,7 @@ from .registry_support import (
     teacher_body,
 )
 from .scoping import (
+    B_MARKS,
     DISTRICT_B,
     INTRUDERS,
     Endpoint,
@@ -114,7 +116,12 @@ def authority_world(make: Factory) -> World:
     statement, _ = import_statement(db, SYSTEM, StatementIn(
         account_no=b.supervised_account_no, date=now.date() - dt.timedelta(days=1),
         opening_balance_fen=0, closing_balance_fen=0, lines=()))
+    complaint = submit_complaint(db, _actor(world, "parent_b"), institution_id=b.id,
+                                 category="refund", text="退费不到账")
+    tip = submit_tip(db, PUBLIC, district_code=DISTRICT_B, address=f"{B_MARKS[3]}9号",
+                     description="无证补课")
     db.flush()
+    world.ids.update(complaint_b=complaint.id, tip_b=tip.id)
     world.ids.update(flag_b=flag.id, run=run.id, enrollment_b=enrollment.id, past_b=past.id,
                      consumption_b=consumption.id, refund_b=refund.id,
                      statement_b=statement.id)
@@ -266,13 +273,34 @@ API: list[Row] = [
         field="account_no", owner="regulator_b", owner_status=201, body=_statement_of_b),
     row("GET", "/escrow/statements/<int:statement_id>", "/escrow/statements/{statement_b}",
         "regulator", owner="regulator_b"),
+    # Complaints, tips and reviews (§11): a parent may complain about any institution
+    row("GET", "/complaints", "/complaints", ANYONE, kind="list"),
+    row("POST", "/complaints", "/complaints", "parent", kind="public", owner="parent_b",
+        owner_status=201, body=lambda w: {"institution_id": w.ids["inst_b"],
+                                          "category": "fees", "text": "乱收费"}),
+    row("GET", "/complaints/<int:complaint_id>", "/complaints/{complaint_b}", ANYONE),
+    row("POST", "/complaints/<int:complaint_id>/responses",
+        "/complaints/{complaint_b}/responses", "institution", owner_status=201,
+        body=lambda w: {"text": "已联系家长"}),
+    row("POST", "/complaints/<int:complaint_id>/close", "/complaints/{complaint_b}/close",
+        "regulator", owner="regulator_b", body=lambda w: {"outcome": "mediated"}),
+    row("GET", "/tips", "/tips", "regulator", kind="list", owner="regulator_b"),
+    row("GET", "/tips/<int:tip_id>", "/tips/{tip_b}", "regulator", owner="regulator_b"),
+    row("POST", "/tips/<int:tip_id>/actions", "/tips/{tip_b}/actions", "regulator",
+        owner="regulator_b", body=lambda w: {"action": "investigate"}),
+    # B's class awaits confirmation: B's parent reaches the enrollment and the rule answers
+    row("POST", "/enrollments/<int:enrollment_id>/review", "/enrollments/{enrollment_b}/review",
+        "parent", owner="parent_b", owner_status=422,
+        body=lambda w: {"stars": 5, "text": "很好"}),
 ]
 # Routes no token opens: the trustee signs its calls (a bearer token is 401), the OpenAPI
 # document is public, and so is the public look-up (tests/test_public_api.py). Walked below or
 # there with their own expectations.
 SIGNED = {("POST", "/api/v1/trustee/events")}
 OPEN = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/public/institutions"),
-        ("GET", "/api/v1/public/institutions/<int:institution_id>")}
+        ("GET", "/api/v1/public/institutions/<int:institution_id>"),
+        # The public's tip-offs (tests/test_tips.py)
+        ("POST", "/api/v1/public/tips"), ("GET", "/api/v1/public/tips/<string:reference>")}
 
 
 def api_routes(app: Flask) -> set[tuple[str, str]]:
