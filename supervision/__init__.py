@@ -63,4 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from . import parent
 
     parent.init_app(app)  # the parents' app under /parent/
+    from . import public
+
+    public.init_app(app)  # the public look-up under /public/
     return app
