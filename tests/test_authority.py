@@ -366,6 +366,10 @@ CONSOLE: list[Form] = [
           "summer_start": "2028-07-05", "summer_end": "2028-08-31"}, district=403),
     Form("/console/flags/<int:flag_id>/actions", "/console/flags/{flag_b}/actions",
          {"action": "acknowledge"}, district=404, owner="regulator_b"),
+    Form("/console/complaints/<int:complaint_id>/close", "/console/complaints/{complaint_b}/close",
+         {"outcome": "upheld", "note": "属实"}, district=404, owner="regulator_b"),
+    Form("/console/tips/<int:tip_id>/actions", "/console/tips/{tip_b}/actions",
+         {"action": "investigate"}, district=404, owner="regulator_b"),
     Form("/console/signout", "/console/signout", {}, district=302),
     Form("/console/<path:_rest>", "/console/no-such-form", {}, district=404, owner_status=404),
 ]

@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     browser.init_app(app)
     # Importing the view modules registers their routes on bp.
     from .calendar import calendar_page  # noqa: F401
+    from .complaints import complaints_queue  # noqa: F401
     from .dashboard import dashboard  # noqa: F401
     from .flags import queue  # noqa: F401
     from .institutions import institutions  # noqa: F401

@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     Form,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
@@ -71,3 +72,25 @@ class FlagFilterForm(Form):
     status = SelectField("状态", choices=[], validate_choice=False, default="")
     overdue = BooleanField("仅看逾期")
     sort = SelectField("排序", choices=[], validate_choice=False, default="severity")
+
+
+class ComplaintCloseForm(HtmlForm):
+    outcome = SelectField("处理结果", choices=options([
+        ("upheld", "投诉成立"), ("rejected", "投诉不成立"), ("mediated", "调解解决")]),
+        validators=[DataRequired("请选择处理结果。")])
+    note = TextAreaField("处理意见", filters=[strip],
+                         validators=[Optional(), Length(max=2000, message="最多 2000 字。"),
+                                     no_control_chars])
+
+
+class TipActionForm(HtmlForm):
+    action = SelectField("操作", choices=options([("investigate", "开始核查"), ("close", "办结")]),
+                         validators=[DataRequired()])
+    outcome = SelectField("核查结论", choices=options([
+        ("", "—"), ("confirmed", "情况属实"), ("unfounded", "查无实据")]),
+        validators=[Optional()])
+    note = TextAreaField("处理意见", filters=[strip],
+                         validators=[Optional(), Length(max=2000, message="最多 2000 字。"),
+                                     no_control_chars])
+    # The registered institution the tip turned out to concern, if any (its number).
+    institution_id = IntegerField("涉及机构编号", validators=[Optional()])

@@ -51,7 +51,7 @@ class PublicInstitutionDetail(PublicInstitution):
 
 def institutions_query(session: Session, *, q: str | None = None,
                        district_code: str | None = None,
-                       status: str | None = None) -> Select[tuple[Institution]]:
+                       status: str | None = None) -> Select[Any]:
     """Every registered institution (the blacklist too: that is the point), by id. `q` is a
     part of the name or of the USCC (USCCs are upper case; a parent may type lower)."""
     stmt = select(Institution).order_by(Institution.id)

@@ -286,7 +286,7 @@ def init_rate_limits(app: Flask) -> Any:
     for text in (limit, public):
         if text:
             parse_many(text)  # a typo in a limit string fails at start, not on a request
-    limits = [ApplicationLimit(
+    limits: list[Any] = [ApplicationLimit(
         limit, error_message=f"rate limit exceeded ({limit} per principal)")] if limit else []
     if public:
         # Anyone may call the public look-up, token or not: counted per address, in a scope
