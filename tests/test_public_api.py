@@ -8,6 +8,7 @@ import json
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supervision import clock
@@ -214,7 +215,7 @@ def test_no_public_answer_shows_an_id_number_a_person_a_contact_or_a_note(
 
 @pytest.mark.parametrize("settings_overrides", [{"RATELIMIT_PUBLIC": "2 per minute"}])
 def test_the_public_look_up_is_rate_limited_per_client_address(
-        client: FlaskClient, w: World) -> None:
+        client: FlaskClient, w: World, db: Session) -> None:
     first = {"REMOTE_ADDR": "198.51.100.7"}
     second = {"REMOTE_ADDR": "198.51.100.8"}
     assert [client.get(URL, environ_base=first).status_code for _ in range(2)] == [200, 200]
@@ -224,6 +225,11 @@ def test_the_public_look_up_is_rate_limited_per_client_address(
     assert refused.status_code == 429
     assert refused.json["code"] == 429
     assert int(refused.headers["Retry-After"]) >= 1
+    # The tip-off form is behind the same door, and a refused tip is not stored.
+    tip = client.post("/api/v1/public/tips", environ_base=first, json={
+        "district_code": "320213", "address": "某小区", "description": "周末上数学课"})
+    assert tip.status_code == 429
+    assert db.scalar(select(func.count()).select_from(Tip)) == 0
     assert client.get(URL, environ_base=second).status_code == 200
     # Only the public door is limited by it: the same address still reaches the rest.
     me = client.get("/api/v1/me", environ_base=first, headers=w.regulator.headers)
