@@ -160,7 +160,8 @@ def test_the_whole_money_cycle_runs_against_the_sandbox(live_url: str) -> None:
             trustee_app = create_sandbox(
                 secret=SECRET, callback_url=f"{server_url}/api/v1/trustee/events", delay=0.2)
             with served(trustee_app) as sandbox_url:
-                app.config["SUPERVISION"] = changed(settings, TRUSTEE_API_URL=sandbox_url)
+                settings = changed(settings, TRUSTEE_API_URL=sandbox_url)
+                app.config["SUPERVISION"] = settings
                 e, account = _enrolled(app)
                 deposit = requests.post(f"{sandbox_url}/deposits", timeout=10, json={
                     "payment_reference": e.payment_reference, "amount_fen": e.amount_fen,
