@@ -20,7 +20,6 @@ from supervision.models.escrow import Enrollment, LedgerEntry
 
 from .factories import Factory
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 _txn = itertools.count(1)
 
 
@@ -66,9 +65,9 @@ class World:
     def as_(self, who: Party | Actor) -> Session:
         self.db.info["actor"] = who.actor if isinstance(who, Party) else who
         return self.db
+
     def actor(self, who: Party | Actor) -> Actor:
         return who.actor if isinstance(who, Party) else who
-
 
     def system(self) -> Session:
         self.db.info["actor"] = SYSTEM

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from supervision.access.principals import create_principal
 from supervision.access.scope import policy_of, settings_of
+from supervision.clock import SHANGHAI
 from supervision.identifiers import (
     fake_cert_no,
     fake_id_number,
@@ -19,8 +20,6 @@ from supervision.identifiers import (
     mask_id_number,
 )
 from supervision.models import ClassSession, Course, Institution, Teacher, Venue
-
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 
 class Factory:
@@ -57,7 +56,8 @@ class Factory:
     def teacher(self, institution: Institution, *, id_number: str | None = None,
                 **kw: Any) -> Teacher:
         number = id_number or self.id_number()
-        key = settings_of(self.session)["ID_HASH_KEY"]
+        key = settings_of(self.session).id_hash_key
+
         values: dict[str, Any] = dict(
             institution_id=institution.id, name="王老师",
             id_number_hash=hash_id_number(number, key),

@@ -11,6 +11,7 @@ from supervision.compliance.rules import evaluated_codes
 from supervision.config import load_settings
 
 from .factories import Factory
+from .settings_support import with_policy
 
 # RULES.md §1-§7 and §10, in order.
 RULES_MD_CODES = [
@@ -39,7 +40,7 @@ EVENT_RULES = {"CONSUMPTION_DISPUTED", "REFUND_REJECTED", "FUND_UNMATCHED_DEPOSI
 
 
 def _policy() -> dict[str, Any]:
-    return load_settings({"DATABASE_URL": "sqlite://"}, environ={})["POLICY"]  # type: ignore
+    return dict(load_settings({"DATABASE_URL": "sqlite://"}, environ={}).policy)
 
 
 def test_the_catalogue_holds_every_code_of_rules_md_in_order() -> None:
@@ -103,9 +104,9 @@ def test_an_institution_reads_the_catalogue_and_a_parent_may_not(client: FlaskCl
 
 def test_the_catalogue_shows_configured_values_not_defaults(client: FlaskClient,
                                                             make: Factory, app: Any) -> None:
-    policy = app.config["SUPERVISION"]["POLICY"]
-    app.config["SUPERVISION"]["POLICY"] = {
-        **policy, "rules": {**policy["rules"], "late_end_offline": "20:00"}}
+    app.config["SUPERVISION"] = with_policy(app.config["SUPERVISION"], "rules",
+                                            late_end_offline="20:00")
+
     resp = client.get("/api/v1/rules", headers=make.headers("regulator"))
     late = next(r for r in resp.json if r["code"] == "LATE_END_OFFLINE")
     assert late["parameters"]["late_end_offline"] == "20:00"

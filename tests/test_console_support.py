@@ -8,20 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from supervision.access.scope import SYSTEM
 from supervision import clock
+from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
 from supervision.devtools.demo import seed_demo
 from supervision.models import Flag, Institution
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 WUXI = "demo-regulator-wuxi"  # a city-wide regulator of the demo set
 LIANGXI = "demo-regulator-liangxi"  # the 梁溪区 (320213) regulator of the demo set

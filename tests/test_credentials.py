@@ -3,6 +3,7 @@ expired tokens, server-side console sessions, and demo tokens in production (API
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -259,7 +260,7 @@ def test_a_console_session_past_its_lifetime_is_refused_even_with_a_fresh_cookie
 
 def seed_as_a_demo_once_was(app: Flask, db: Session) -> None:
     """The demo seed refuses production; this database was seeded before the switch."""
-    db.info["settings"] = {**app.config["SUPERVISION"], "ENV": "development"}
+    db.info["settings"] = dataclasses.replace(app.config["SUPERVISION"], env="development")
     seed_demo(db, with_money=False)
     db.info["settings"] = app.config["SUPERVISION"]
     db.flush()
@@ -270,7 +271,7 @@ def test_demo_tokens_get_401_in_production_while_real_tokens_work(
         app: Flask, client: FlaskClient, db: Session, make: Factory,
         caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
         settings_overrides: dict[str, Any]) -> None:
-    assert app.config["SUPERVISION"]["ENV"] == "production"
+    assert app.config["SUPERVISION"].env == "production"
     seed_as_a_demo_once_was(app, db)
     real = make.token("regulator")
     monkeypatch.setattr(principals, "_demo_refusal_logged", False)
@@ -293,12 +294,14 @@ def test_a_demo_regulators_console_session_from_before_production_ends(
         app: Flask, client: FlaskClient, db: Session,
         settings_overrides: dict[str, Any]) -> None:
     seed_as_a_demo_once_was(app, db)
-    app.config["SUPERVISION"]["ENV"] = "development"
+    production = app.config["SUPERVISION"]
+    app.config["SUPERVISION"] = dataclasses.replace(production, env="development")
     browser = Browser(client)
     browser.sign_in(DEMO_PRINCIPALS[0][0])
     assert browser.get("/console/flags").status_code == 200
 
-    app.config["SUPERVISION"]["ENV"] = "production"
+    app.config["SUPERVISION"] = production
+
 
     assert browser.get("/console/flags").status_code == 302
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from supervision import clock
 from supervision.calendar import add_working_days
+from supervision.clock import SHANGHAI
 from supervision.escrow import auto_confirm_due, record_attendance
 from supervision.models import AuditLog, Flag
 from supervision.models.escrow import Consumption, LedgerEntry
@@ -19,8 +19,6 @@ from supervision.models.outbox import OutboxMessage
 
 from .escrow_support import World, entries_of, now, party, world
 from .factories import Factory
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture

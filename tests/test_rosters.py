@@ -38,7 +38,7 @@ def test_the_roster_stores_keyed_hashes_only(db: Session) -> None:
     with acting_as(db, "regulator") as actor:
         registry.add_to_roster(db, actor, "blacklist", [number], reason="性侵害违法犯罪记录")
     [entry] = _entries(db, "blacklist")
-    assert entry.id_number_hash == hash_id_number(number, db.info["settings"]["ID_HASH_KEY"])
+    assert entry.id_number_hash == hash_id_number(number, db.info["settings"].id_hash_key)
     assert number not in entry.id_number_hash and entry.reason == "性侵害违法犯罪记录"
 
 
@@ -148,7 +148,7 @@ def test_rosters_take_real_numbers_with_any_check_character_over_http(
     blacklist = client.post(f"{API}/rosters/blacklist", headers=headers,
                             json={"id_numbers": ["11010519491231002x"], "reason": "吊销"})
     assert blacklist.status_code == 200 and blacklist.json == {"added": 1}
-    key = db.info["settings"]["ID_HASH_KEY"]
+    key = db.info["settings"].id_hash_key
     assert {e.id_number_hash for e in _entries(db, "inservice")} == {
         hash_id_number(n, key) for n in real}
     # The lower-case x is stored as the same person as the upper-case one.

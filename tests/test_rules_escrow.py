@@ -25,6 +25,7 @@ from supervision.models import Course
 from supervision.models.escrow import Enrollment, Refund
 
 from .factories import Factory
+from .settings_support import with_policy
 from .test_rules_support import World, at, only, run, subjects, world
 
 _n = itertools.count(1)
@@ -72,9 +73,8 @@ def escrow(db: Session, make: Factory) -> Escrow:
 
 
 def _policy(db: Session, **rules: Any) -> None:
-    policy = db.info["settings"]["POLICY"]
-    db.info["settings"] = {**db.info["settings"],
-                           "POLICY": {**policy, "rules": {**policy["rules"], **rules}}}
+    db.info["settings"] = with_policy(db.info["settings"], "rules", **rules)
+
 
 
 # -- pre-payment caps -----------------------------------------------------------------------

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from supervision.compliance.rules.prices import price_ceiling
 
 from .factories import Factory
+from .settings_support import with_policy
 from .test_rules_support import only, run, subjects, world
 
 
 def _prices(db: Session) -> dict:  # type: ignore[type-arg]
-    return db.info["settings"]["POLICY"]["prices"]  # type: ignore[no-any-return]
+    return dict(db.info["settings"].policy["prices"])
 
 
 @pytest.mark.parametrize(("mode", "class_size", "minutes", "ceiling"), [
@@ -75,7 +76,6 @@ def test_the_float_comes_from_config(db: Session, make: Factory) -> None:
     w = world(make)
     course = w.course_like(price_per_class_hour_fen=4200)
     assert run(db, "PRICE_ABOVE_GUIDE") == []
-    policy = db.info["settings"]["POLICY"]
-    db.info["settings"] = {**db.info["settings"], "POLICY": {
-        **policy, "prices": {**policy["prices"], "offline_float": 0.0}}}
+    db.info["settings"] = with_policy(db.info["settings"], "prices", offline_float=0.0)
+
     assert subjects(run(db, "PRICE_ABOVE_GUIDE")) == {str(course.id)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from .factories import Factory
+from .settings_support import with_policy
 from .test_rules_support import only, run, subjects, world
 
 
@@ -50,9 +51,8 @@ def test_the_keyword_list_comes_from_config(db: Session, make: Factory) -> None:
     w = world(make)
     course = w.course_like(category="non_subject", subject="stem", name="科学实验课")
     assert run(db, "DISGUISED_SUBJECT") == []
-    policy = db.info["settings"]["POLICY"]
-    db.info["settings"] = {**db.info["settings"], "POLICY": {
-        **policy, "rules": {**policy["rules"], "disguised_subject_keywords": ["科学"]}}}
+    db.info["settings"] = with_policy(db.info["settings"], "rules",
+                                      disguised_subject_keywords=["科学"])
     assert subjects(run(db, "DISGUISED_SUBJECT")) == {str(course.id)}
 
 
@@ -60,9 +60,9 @@ def test_a_keyword_with_like_wildcards_matches_only_literally(db: Session,
                                                               make: Factory) -> None:
     w = world(make)
     course = w.course_like(category="non_subject", subject="stem", name="百分之百_编程")
-    policy = db.info["settings"]["POLICY"]
-    db.info["settings"] = {**db.info["settings"], "POLICY": {
-        **policy, "rules": {**policy["rules"], "disguised_subject_keywords": ["%", "1_0"]}}}
+    db.info["settings"] = with_policy(db.info["settings"], "rules",
+                                      disguised_subject_keywords=["%", "1_0"])
+
     assert run(db, "DISGUISED_SUBJECT") == []
     assert course.id
 

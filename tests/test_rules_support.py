@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supervision.clock import SHANGHAI as SH
 from supervision.compliance.model import Finding, Window
 from supervision.compliance.rules import evaluate_all
 from supervision.compliance.rules.sql import epoch_day, local_day, local_seconds
@@ -22,7 +23,6 @@ from supervision.models import ClassSession, Course, Institution, Teacher, Venue
 
 from .factories import Factory
 
-SH = dt.timezone(dt.timedelta(hours=8))
 # A Tuesday; the default window (7 days back, 30 ahead) lies inside 2026, which
 # chinesecalendar 1.11 covers, and inside the configured 2026-2027 school year.
 AS_OF = dt.datetime(2026, 12, 1, 9, 0, tzinfo=SH)

@@ -17,7 +17,8 @@ RNG = random.Random(6)
 
 
 def _roster(db: Session, kind: str, number: str, reason: str | None = None) -> None:
-    key = db.info["settings"]["ID_HASH_KEY"]
+    key = db.info["settings"].id_hash_key
+
     db.add(RosterEntry(kind=kind, id_number_hash=hash_id_number(number, key), reason=reason))
     db.flush()
 

@@ -12,6 +12,7 @@ from supervision.access.scope import SYSTEM
 from supervision.compliance.model import Window
 
 from .factories import Factory
+from .settings_support import with_policy
 from .test_rules_support import at, only, run, subjects, world
 
 NATIONAL_DAY_AS_OF = at(2026, 9, 28, 9)  # window 09-21 .. 10-28: National Day, 10-10 調休
@@ -144,9 +145,8 @@ def test_the_grade_range_comes_from_config(db: Session, make: Factory) -> None:
     w = world(make)
     senior = w.course_like(grade_min=10, grade_max=12)
     session = w.session(at(2026, 12, 5, 10), course=senior)
-    db.info["settings"] = {**db.info["settings"], "POLICY": {
-        **db.info["settings"]["POLICY"],
-        "rules": {**db.info["settings"]["POLICY"]["rules"], "subject_rules_grade_max": 12}}}
+    db.info["settings"] = with_policy(db.info["settings"], "rules", subject_rules_grade_max=12)
+
     assert str(session.id) in subjects(run(db, "SUBJECT_ON_WEEKEND"))
 
 

@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from supervision import create_app, outbound
 from supervision.access.principals import create_principal
 from supervision.access.scope import SYSTEM, Actor
+from supervision.clock import SHANGHAI
 from supervision.db import transaction
 from supervision.escrow import (
     confirm_consumption,
@@ -35,7 +36,6 @@ from supervision.models.escrow import Enrollment, Instruction, LedgerEntry
 
 from .factories import Factory
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 SECRET = "dev-only-trustee-secret"  # config/defaults.toml
 EVENTS = "/api/v1/trustee/events"
 

@@ -5,6 +5,7 @@ config parameters it reads. The numbers themselves live in config/policy.toml ([
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .model import DetectedBy, RuleSpec, Scope
@@ -132,7 +133,7 @@ _RULES = (
 CATALOGUE: dict[str, RuleSpec] = {spec.code: spec for spec in _RULES}
 
 
-def parameter_value(policy: dict[str, Any], name: str) -> Any:
+def parameter_value(policy: Mapping[str, Any], name: str) -> Any:
     """A rule parameter from the policy's [rules] or [prices] table (names are unique)."""
     for table in ("rules", "prices"):
         section = policy.get(table, {})
@@ -145,7 +146,7 @@ def title(spec: RuleSpec) -> str:
     return f"{spec.title_zh} / {spec.title_en}"
 
 
-def catalogue_with_parameters(policy: dict[str, Any]) -> list[dict[str, Any]]:
+def catalogue_with_parameters(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The catalogue with the parameter values in force, in RULES.md order."""
     return [{"code": spec.code, "title": title(spec), "severity": spec.severity,
              "legal_basis": spec.legal_basis,
