@@ -209,7 +209,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.consumptions)
     @rule()
     def auto_confirm(self) -> None:
-        self.attempt(SYSTEM, auto_confirm_due, NOW + dt.timedelta(days=40))
+        self.attempt(SYSTEM, lambda s, _: auto_confirm_due(s, NOW + dt.timedelta(days=40)))
 
     @precondition(lambda self: self.consumptions or self.refunds)
     @rule()
@@ -229,13 +229,15 @@ class LedgerMachine(RuleBasedStateMachine):
         instruction_id = self.open_instruction(data)
         if instruction_id is not None:
             n = next(self.txn)
-            self.attempt(SYSTEM, instruction_executed, instruction_id, f"out-{n}", NOW)
+            self.attempt(SYSTEM,
+                         lambda s, _: instruction_executed(s, instruction_id, f"out-{n}", NOW))
 
     @rule(data=st.data())
     def fail(self, data: st.DataObject) -> None:
         instruction_id = self.open_instruction(data)
         if instruction_id is not None:
-            self.attempt(SYSTEM, instruction_failed, instruction_id, "bank said no")
+            self.attempt(SYSTEM,
+                         lambda s, _: instruction_failed(s, instruction_id, "bank said no"))
 
     @precondition(lambda self: self.enrollments)
     @rule(data=st.data(), amount=st.none() | st.integers(1, 80000))

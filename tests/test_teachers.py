@@ -25,7 +25,8 @@ API = "/api/v1"
 
 
 def _hash(db: Session, number: str) -> str:
-    return hash_id_number(number, db.info["settings"]["ID_HASH_KEY"])
+    return hash_id_number(number, db.info["settings"].id_hash_key
+)
 
 
 # --- services ------------------------------------------------------------------------------
@@ -48,8 +49,8 @@ def test_the_same_person_at_two_institutions_has_the_same_hash(db: Session,
     with acting_as(db, "regulator") as actor:
         a = registry.register_teacher(db, actor, teacher_body(id_number=number,
                                                               institution_id=one.id))
-        b = registry.register_teacher(db, teacher_body(id_number=number.lower(),
-                                                       institution_id=two.id))
+        b = registry.register_teacher(db, actor, teacher_body(id_number=number.lower(),
+                                                              institution_id=two.id))
     assert a.id != b.id and a.id_number_hash == b.id_number_hash
 
 
