@@ -99,6 +99,7 @@ def test_a_refusal_marked_to_be_kept_is_committed_while_it_still_ends_the_call(
     assert outbox_kinds(db) == ["refusal"]
 
 
+@pytest.mark.fresh_app  # adds a route
 def test_a_request_commits_once_after_the_view_and_rolls_back_when_it_raised(
         app: Flask, db: Session) -> None:
     from supervision.web.request import after_commit, db_session
