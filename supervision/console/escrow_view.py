@@ -79,7 +79,7 @@ def custody_history(session: Session, institution_id: int, today: dt.date,
 
 def custody_by_district(session: Session, actor: Actor) -> dict[str, int]:
     """Posted custody balance summed per district, over the institutions in the actor's scope."""
-    balance = func.sum(LedgerAccount.debits_posted - LedgerAccount.credits_posted)
+    balance = func.sum(LedgerAccount.balance)
     rows = session.execute(
         select(Institution.district_code, balance)
         .join(Institution, Institution.id == LedgerAccount.institution_id)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Select, exists, select, text
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
 from ..access.scope import SYSTEM, Actor, scope_clause, scoped
@@ -25,8 +25,6 @@ from . import ledger
 from .ledger import AccountState, Move, NewHold, Post
 from .locks import locked_one
 
-# Any constant will do: it only has to be the same in every process.
-_RELEASE_RUN_LOCK = 0x5356_5245_4C45_4153  # "SVRELEAS"
 IN_CUSTODY = ("held", "pending_confirmation", "confirmed", "refund_pending")
 
 
@@ -99,8 +97,7 @@ def create_release_run(session: Session, actor: Actor) -> ReleaseRun:
 
 def _releasable(session: Session, actor: Actor) -> dict[Institution, list[tuple[int, int]]]:
     a = LedgerAccount
-    available = a.credits_posted - a.debits_posted - a.debits_pending
-    stmt = (select(a.enrollment_id, a.institution_id, available)
+    stmt = (select(a.enrollment_id, a.institution_id, a.available)
             .join(Institution, Institution.id == a.institution_id)
             .where(a.kind == "confirmed", a.available > 0, Institution.status == "active",
                    scope_clause(actor, a))

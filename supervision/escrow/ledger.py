@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, RuleViolation
 from ..models.base import utcnow
-from ..models.escrow import LedgerAccount, LedgerHold
+from ..models.escrow import LedgerAccount, LedgerBalances, LedgerHold
 from . import pg_batch
 from .pg_batch import table
 
@@ -131,7 +131,10 @@ class Post:
 
 
 @dataclass
-class AccountState:
+class AccountState(LedgerBalances):
+    """A locked account's counters, read as plain values: `book()` adds to them in Python to
+    check the overdraft rule before one batched UPDATE writes the same deltas."""
+
     id: int
     code: str
     kind: str
@@ -141,19 +144,6 @@ class AccountState:
     credits_posted: int
     debits_pending: int
     credits_pending: int
-
-    @property
-    def balance(self) -> int:
-        """Posted balance on the account's normal side."""
-        if self.normal == "credit":
-            return self.credits_posted - self.debits_posted
-        return self.debits_posted - self.credits_posted
-
-    @property
-    def available(self) -> int:
-        """What may still leave the account: the balance less the holds placed on it."""
-        pending_out = self.debits_pending if self.normal == "credit" else self.credits_pending
-        return self.balance - pending_out
 
 
 @dataclass
@@ -179,7 +169,10 @@ class Insufficient(RuleViolation):
         super().__init__("INSUFFICIENT_ESCROW", message, errors=errors)
 
 
-_COUNTERS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+def _state_columns() -> list[Any]:
+    """The columns of an AccountState, in its field order."""
+    return [LedgerAccount.id, LedgerAccount.code, LedgerAccount.kind, LedgerAccount.normal,
+            LedgerAccount.enrollment_id, *(getattr(LedgerAccount, c) for c in pg_batch.COUNTERS)]
 
 
 def lock_accounts(session: Session, *, codes: Iterable[str] = (),
@@ -187,9 +180,7 @@ def lock_accounts(session: Session, *, codes: Iterable[str] = (),
     """SELECT .. FOR UPDATE, in id order so two bookings never wait on each other in a cycle.
     (SQLite ignores FOR UPDATE; its BEGIN IMMEDIATE already serialises writers.)"""
     codes, ids = sorted(set(codes)), sorted(set(ids))
-    cols = [LedgerAccount.id, LedgerAccount.code, LedgerAccount.kind, LedgerAccount.normal,
-            LedgerAccount.enrollment_id, *(getattr(LedgerAccount, c) for c in _COUNTERS)]
-    stmt = (select(*cols)
+    stmt = (select(*_state_columns())
             .where(or_(pg_batch.member_of(session, LedgerAccount.code, codes),
                        pg_batch.member_of(session, LedgerAccount.id, ids)))
             .order_by(LedgerAccount.id).with_for_update())
@@ -322,10 +313,9 @@ def enrollment_accounts(session: Session, enrollment_ids: Iterable[int]
                         ) -> dict[int, dict[str, AccountState]]:
     """The six bucket accounts of each enrollment, read without locking."""
     ids = sorted(set(enrollment_ids))
-    cols = [LedgerAccount.id, LedgerAccount.code, LedgerAccount.kind, LedgerAccount.normal,
-            LedgerAccount.enrollment_id, *(getattr(LedgerAccount, c) for c in _COUNTERS)]
     out: dict[int, dict[str, AccountState]] = defaultdict(dict)
-    for row in session.execute(select(*cols).where(LedgerAccount.enrollment_id.in_(ids))):
+    stmt = select(*_state_columns()).where(LedgerAccount.enrollment_id.in_(ids))
+    for row in session.execute(stmt):
         state = AccountState(*row)
         out[row.enrollment_id][state.kind] = state
     return out

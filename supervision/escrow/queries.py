@@ -143,20 +143,18 @@ def institution_summary(session: Session, actor: Actor,
     institution = get_in_scope(session, actor, Institution, institution_id)
     a = LedgerAccount
     rows = session.execute(
-        select(a.kind, a.normal, func.sum(a.debits_posted), func.sum(a.credits_posted),
-               func.sum(a.debits_pending), func.sum(a.credits_pending))
-        .where(a.institution_id == institution.id).group_by(a.kind, a.normal))
+        select(a.kind, func.sum(a.balance), func.sum(a.available))
+        .where(a.institution_id == institution.id).group_by(a.kind))
     bal: dict[str, int] = defaultdict(int)
-    pending_out: dict[str, int] = defaultdict(int)
-    for kind, normal, dp, cp, dpe, cpe in rows:
-        bal[kind] = int(cp - dp) if normal == "credit" else int(dp - cp)
-        pending_out[kind] = int(dpe if normal == "credit" else cpe)
+    available: dict[str, int] = defaultdict(int)
+    for kind, balance, free in rows:
+        bal[kind], available[kind] = int(balance), int(free)
     return InstitutionSummary(
         institution_id=institution.id, paid_fen=sum(bal[k] for k in ledger.BUCKETS),
         held_fen=bal["held"], pending_confirmation_fen=bal["pending_confirmation"],
         confirmed_fen=bal["confirmed"], released_fen=bal["released"],
         refund_pending_fen=bal["refund_pending"], refunded_fen=bal["refunded"],
-        refundable_fen=bal["held"] - pending_out["held"], custody_fen=bal["custody"],
+        refundable_fen=available["held"], custody_fen=bal["custody"],
         suspense_fen=bal["suspense"])
 
 
@@ -174,19 +172,18 @@ def trial_balance(session: Session, actor: Actor) -> TrialBalance:
     a = LedgerAccount
     rows = session.execute(
         select(a.kind, a.normal, func.count(), func.sum(a.debits_posted),
-               func.sum(a.credits_posted), func.sum(a.debits_pending),
+               func.sum(a.credits_posted), func.sum(a.balance), func.sum(a.debits_pending),
                func.sum(a.credits_pending))
         .where(scope_clause(actor, a)).group_by(a.kind, a.normal)
         .order_by(a.kind))
     accounts: list[dict[str, Any]] = []
     debits = credits = 0
-    for kind, normal, count, dp, cp, dpe, cpe in rows:
-        dp, cp, dpe, cpe = int(dp), int(cp), int(dpe), int(cpe)
+    for kind, normal, count, *sums in rows:
+        dp, cp, balance, dpe, cpe = map(int, sums)
         debits += dp
         credits += cp
         accounts.append({"kind": kind, "normal": normal, "count": count, "debits_fen": dp,
-                         "credits_fen": cp,
-                         "balance_fen": cp - dp if normal == "credit" else dp - cp,
+                         "credits_fen": cp, "balance_fen": balance,
                          "pending_debits_fen": dpe, "pending_credits_fen": cpe})
     return TrialBalance(balanced=debits == credits, debits_fen=debits, credits_fen=credits,
                         accounts=accounts)
@@ -208,7 +205,7 @@ def custody_balance(session: Session, account_no: str) -> int:
     at least (B2's reconciliation). Institutions sharing an account number are summed."""
     a = LedgerAccount
     value = session.scalar(
-        select(func.coalesce(func.sum(a.debits_posted - a.credits_posted), 0))
+        select(func.coalesce(func.sum(a.balance), 0))
         .join(Institution, Institution.id == a.institution_id)
         .where(a.kind == "custody", Institution.supervised_account_no == account_no))
     return int(value or 0)

@@ -10,18 +10,22 @@ exactly once (posted or voided).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     DDL,
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    case,
     event,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, IntPK, Money, Timestamp, utcnow
@@ -197,7 +201,50 @@ class Deposit(Base):
     booked_at: Mapped[Timestamp] = mapped_column(default=utcnow)
 
 
-class LedgerAccount(Base):
+class LedgerBalances:
+    """The balance arithmetic over TigerBeetle's four counters, written once: on a row it is
+    Python, on the class it is SQL (so a rule or a report sums `LedgerAccount.balance`), and
+    the ledger's locked snapshots of accounts (escrow.ledger.AccountState) share it too."""
+
+    # Declared by the classes that mix this in (mapped columns, or dataclass fields).
+    normal: Any
+    debits_posted: Any
+    credits_posted: Any
+    debits_pending: Any
+    credits_pending: Any
+
+    @hybrid_property
+    def balance(self) -> int:
+        """Posted balance on the account's normal side."""
+        if self.normal == "credit":
+            return self.credits_posted - self.debits_posted
+        return self.debits_posted - self.credits_posted
+
+    @balance.inplace.expression
+    @classmethod
+    def _balance_sql(cls) -> ColumnElement[int]:
+        return case((cls.normal == "credit", cls.credits_posted - cls.debits_posted),
+                    else_=cls.debits_posted - cls.credits_posted)
+
+    @hybrid_property
+    def pending_out(self) -> int:
+        """The holds placed on the account: pending transfers that will take money out of it."""
+        return self.debits_pending if self.normal == "credit" else self.credits_pending
+
+    @pending_out.inplace.expression
+    @classmethod
+    def _pending_out_sql(cls) -> ColumnElement[int]:
+        return case((cls.normal == "credit", cls.debits_pending), else_=cls.credits_pending)
+
+    @hybrid_property
+    def available(self) -> int:
+        """What may still leave the account: the balance less the holds placed on it. The
+        no_overdraft CHECK below keeps it from going negative in the database. Needs no SQL
+        form of its own: on the class this subtracts the two expressions above."""
+        return self.balance - self.pending_out
+
+
+class LedgerAccount(LedgerBalances, Base):
     """One account and its balance counters (TigerBeetle's four).
 
     A credit-normal account (what we owe: an enrollment's buckets, suspense) may never have

@@ -53,8 +53,7 @@ def _remaining_hours() -> Any:
     a refund request pays for them."""
     e, held = Enrollment, LedgerAccount
     unconsumed = e.class_hours - e.consumed_hours
-    available = (held.credits_posted - held.debits_posted - held.debits_pending)
-    affordable = func.coalesce(available, 0) // e.price_per_class_hour_fen
+    affordable = func.coalesce(held.available, 0) // e.price_per_class_hour_fen
     return case((e.status == "awaiting_payment", unconsumed),
                 (unconsumed < affordable, unconsumed), else_=affordable)
 
@@ -204,7 +203,7 @@ def _idle_holders(ctx: Context, idle_days: int) -> Any:
     holding = (select(e.institution_id, func.count().label("holding"))
                .join(held, and_(held.enrollment_id == e.id, held.kind == "held"))
                .where(e.institution_id.in_(idle), e.status == "active",
-                      held.credits_posted > held.debits_posted,
+                      held.balance > 0,
                       func.coalesce(e.paid_at, e.created_at) <= idle_since)
                .group_by(e.institution_id).subquery())
     return (select(Institution.id, Institution.name, holding.c.holding)

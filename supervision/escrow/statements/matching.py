@@ -128,7 +128,7 @@ def _custody_at_end_of(session: Session, ids: list[int], day: dt.date) -> int:
     a = LedgerAccount
     _, end = _day_bounds(day)
     c = _custody_entries(ids)
-    now = (select(func.coalesce(func.sum(a.debits_posted - a.credits_posted), 0))
+    now = (select(func.coalesce(func.sum(a.balance), 0))
            .where(a.kind == "custody", a.institution_id.in_(ids)).scalar_subquery())
     later = (select(func.coalesce(func.sum(c.c.signed), 0)).where(c.c.value_at >= end)
              .scalar_subquery())
