@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, Select, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,6 +63,17 @@ def transaction(factory: sessionmaker[Session], **info: Any) -> Iterator[Session
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def page_of(session: Session, stmt: Select[Any], *, offset: int,
+            limit: int) -> tuple[int, list[Any]]:
+    """The count of a SELECT's rows and one slice of them, in two statements (the API's pager
+    and the console's). Past the end nothing is fetched: an absurd page number must not reach
+    the database as an OFFSET that overflows a 64-bit integer."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if offset >= total:
+        return total, []
+    return total, list(session.scalars(stmt.limit(limit).offset(offset)))
 
 
 # Every id is a PostgreSQL bigint: a larger integer names no row (and SQLite raises

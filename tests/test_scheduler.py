@@ -21,12 +21,13 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from supervision import calendar, scheduler
+from supervision import calendar, escrow, scheduler
 from supervision.access.scope import SYSTEM
 from supervision.compliance import runs
 from supervision.compliance.model import Finding, Window
 from supervision.models import Base, ComplianceRun, Flag, JobClaim, OutboxMessage
 from supervision.notify import enqueue
+from supervision.workers import statements, trustee
 
 from .factories import SHANGHAI
 from .settings_support import changed
@@ -70,7 +71,7 @@ def test_the_timetable_is_one_table_of_explicit_unique_jobs() -> None:
     ids = [job.id for job in scheduler.JOBS]
     assert len(ids) == len(set(ids)) == 10
     for job in scheduler.JOBS:
-        assert callable(scheduler.resolve(job.func))
+        assert callable(job.func)
         assert scheduler.period_key(job, NIGHT)  # every period spec is understood
         assert job.misfire_grace_seconds > 1
 
@@ -128,11 +129,13 @@ def test_the_hourly_run_looks_48_hours_ahead_and_not_back(app: Flask, db: Sessio
 def test_a_failing_job_leaves_no_claim_and_can_run_again(app: Flask, db: Session,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          no_findings: list[Finding]) -> None:
-    def broken(ctx: scheduler.JobContext) -> str:
-        runs.run_compliance(ctx.session, SYSTEM, as_of=ctx.now)
+    real_run = runs.run_compliance
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        real_run(*args, **kwargs)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(scheduler, "compliance_full", broken)
+    monkeypatch.setattr(runs, "run_compliance", broken)
     with pytest.raises(RuntimeError):
         scheduler.run_job(app, "compliance.nightly", NIGHT)
     assert claims(db) == []
@@ -151,17 +154,11 @@ def test_work_after_commit_sees_the_jobs_changes_and_a_failure_is_recorded(
 
     monkeypatch.setattr(scheduler, "_release_instruction_ids", lambda session, run_id: [41, 42])
 
-    def fake_resolve(path: str) -> Any:
-        if path == "supervision.escrow:create_release_run":
-            return lambda session, actor: FakeRun()
-        if path == "supervision.workers.trustee:deliver_instructions":
-            def deliver(factory: Any, settings: Any, ids: list[int]) -> None:
-                seen.append((ids, [c.job_id for c in claims(db)]))
-            return deliver
-        return real_resolve(path)
+    def deliver(factory: Any, settings: Any, ids: list[int]) -> None:
+        seen.append((ids, [c.job_id for c in claims(db)]))
 
-    real_resolve = scheduler.resolve
-    monkeypatch.setattr(scheduler, "resolve", fake_resolve)
+    monkeypatch.setattr(escrow, "create_release_run", lambda session, actor: FakeRun())
+    monkeypatch.setattr(trustee, "deliver_instructions", deliver)
     outcome = scheduler.run_job(app, "escrow.release_run", NIGHT)
     assert outcome.ran and "2 instructions" in outcome.detail
     assert seen == [([41, 42], ["escrow.release_run"])]
@@ -169,9 +166,7 @@ def test_work_after_commit_sees_the_jobs_changes_and_a_failure_is_recorded(
     def refuse(factory: Any, settings: Any, ids: list[int]) -> None:
         raise ConnectionError("trustee down")
 
-    monkeypatch.setattr(scheduler, "resolve", lambda path: (
-        real_resolve(path) if path.startswith("supervision.scheduler:")
-        else refuse if "deliver" in path else (lambda session, actor: FakeRun())))
+    monkeypatch.setattr(trustee, "deliver_instructions", refuse)
     with pytest.raises(ConnectionError):
         scheduler.run_job(app, "escrow.release_run", NIGHT + dt.timedelta(days=1))
     db.expire_all()
@@ -183,15 +178,17 @@ def test_escrow_jobs_call_their_services_with_the_jobs_time(
         app: Flask, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, Any]] = []
 
-    def fake_resolve(path: str) -> Any:
+    def fake(module: Any, name: str) -> None:
         def fn(*args: Any) -> Any:
-            calls.append((path, args[-1] if args else None))
-            return [5] if path.endswith("auto_approve_due") else 3
-        return fn
+            calls.append((f"{module.__name__}:{name}", args[-1] if args else None))
+            return [5] if name == "auto_approve_due" else 3
+        monkeypatch.setattr(module, name, fn)
 
-    monkeypatch.setattr(scheduler, "resolve", lambda path: (
-        getattr(scheduler, path.split(":")[1]) if path.startswith("supervision.scheduler:")
-        else fake_resolve(path)))
+    fake(escrow, "auto_confirm_due")
+    fake(escrow, "auto_approve_due")
+    fake(trustee, "deliver_instructions")
+    fake(trustee, "deliver_pending")
+    fake(statements, "pull_statements")
     for job_id in ("escrow.auto_confirm", "escrow.refund_auto_approve",
                    "escrow.instruction_retry", "escrow.statement_pull"):
         assert scheduler.run_job(app, job_id, NIGHT).ran
@@ -224,7 +221,7 @@ def test_calendar_coverage_raises_next_years_gap_from_december(app: Flask, db: S
     gap = db.scalars(select(Flag).where(Flag.rule == "CALENDAR_DATA_MISSING")).one()
     assert (gap.subject_type, gap.subject_id, gap.severity) == ("calendar", "2027", "low")
     assert gap.institution_id is None and gap.status == "open"
-    assert "2027年法定节假日" in gap.summary
+    assert "2027年调休安排尚未录入" in gap.summary
 
     calendar.put_override(db, SYSTEM, dt.date(2027, 1, 1), kind="holiday", name="元旦")
     scheduler.run_job(app, "calendar.coverage", december + dt.timedelta(days=1))

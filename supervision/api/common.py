@@ -11,11 +11,12 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint as _Blueprint
 from flask_smorest import Page
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from .. import clock
 from ..clock import SHANGHAI
+from ..db import BIGINT_MAX, BIGINT_MIN, page_of
 from ..text import forbidden_char_message
 
 _UTC8 = dt.timezone(dt.timedelta(hours=8))
@@ -138,10 +139,16 @@ class Int(ma.fields.Integer):
 
     def __init__(self, **kwargs: Any) -> None:
         validate = kwargs.pop("validate", None)
-        validators = [ma.validate.Range(min=-(2**63), max=2**63 - 1)]
+        validators = [ma.validate.Range(min=BIGINT_MIN, max=BIGINT_MAX)]
         if validate is not None:
             validators.extend(validate if isinstance(validate, list) else [validate])
         super().__init__(strict=True, validate=validators, **kwargs)
+
+
+def query_id(**kwargs: Any) -> ma.fields.Integer:
+    """An id in the query string: text there, so not the strict Int; still bounded to what a
+    BIGINT holds."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=BIGINT_MAX), **kwargs)
 
 
 class Date(ma.fields.Date):
@@ -184,19 +191,11 @@ class Query:
 
 class SelectPage(Page):
     def __init__(self, collection: Query, page_params: Any) -> None:
-        total = collection.session.scalar(
-            select(func.count()).select_from(collection.stmt.order_by(None).subquery()))
-        page_params.item_count = total or 0
-        if page_params.first_item >= page_params.item_count:
-            # Past the end: nothing to fetch, and ?page=10**18 must not reach the database
-            # as an OFFSET that overflows a 64-bit integer.
-            self._items: list[Any] = []
-        else:
-            rows = collection.session.scalars(
-                collection.stmt.limit(page_params.page_size).offset(page_params.first_item))
-            self._items = list(rows)
-            if collection.present is not None:
-                self._items = collection.present(self._items)
+        page_params.item_count, self._items = page_of(
+            collection.session, collection.stmt, offset=page_params.first_item,
+            limit=page_params.page_size)
+        if self._items and collection.present is not None:
+            self._items = collection.present(self._items)
         self.page_params = page_params
         self.collection = collection
 

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 
-from .common import DateTime, Int, QuerySchema, Schema, Str
-
-
-def query_id(**kwargs: Any) -> ma.fields.Integer:
-    """An id in the query string: a string there, so not our strict Int."""
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=2**63 - 1), **kwargs)
+from .common import DateTime, Int, QuerySchema, Schema, Str, query_id
 
 
 class EnrollmentIn(Schema):

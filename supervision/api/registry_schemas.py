@@ -13,7 +13,7 @@ import marshmallow as ma
 from marshmallow.validate import Length, OneOf, Range
 
 from .. import registry
-from .common import Bool, Date, Int, QuerySchema, Schema, Str, money
+from .common import Bool, Date, Int, QuerySchema, Schema, Str, money, query_id
 from .common import DateTime as DateTimeField
 
 INT32_MAX = 2**31 - 1
@@ -28,11 +28,6 @@ def _str(length: int, **kwargs: Any) -> Str:
 
 def _id(**kwargs: Any) -> Int:
     return Int(validate=Range(min=1), **kwargs)
-
-
-def _query_id(**kwargs: Any) -> ma.fields.Integer:
-    # Query strings are text, so not the strict Int; still bounded to what a BIGINT holds.
-    return ma.fields.Integer(validate=Range(min=1, max=2**63 - 1), **kwargs)
 
 
 # --- Institutions -------------------------------------------------------------------------
@@ -184,7 +179,7 @@ class TeacherOut(Schema):
 
 
 class OwnerArgs(QuerySchema):
-    institution_id = _query_id(metadata={"example": 12})
+    institution_id = query_id(metadata={"example": 12})
 
 
 class _RosterNumbers(Schema):
@@ -269,8 +264,8 @@ class SessionOut(Schema):
 
 
 class SessionArgs(QuerySchema):
-    course_id = _query_id(metadata={"example": 7})
-    institution_id = _query_id(metadata={"example": 12})
+    course_id = query_id(metadata={"example": 7})
+    institution_id = query_id(metadata={"example": 12})
     starts_from = DateTimeField(data_key="from", metadata={"description": "starts at or after",
                                                            "example": "2026-12-07T00:00:00+08:00"})
     starts_before = DateTimeField(data_key="to", metadata={"description": "starts before",

@@ -13,8 +13,6 @@ The flag lifecycle of API.md §5, decided here and written set-based by flag_set
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import importlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -26,12 +24,13 @@ from .. import calendar, clock
 from ..access.policy import require_citywide_regulator
 from ..access.scope import Actor
 from ..clock import SHANGHAI
-from ..db import is_postgres
+from ..db import advisory_lock
 from ..errors import NotFound
 from ..models import ClassSession
 from ..models.base import utcnow
 from ..models.compliance import ComplianceRun, Flag
-from . import flag_sets
+from . import flag_sets, rules
+from .catalogue import CATALOGUE
 from .flags import CLEARABLE, OUTSTANDING, raise_flag, rule_title
 from .model import Finding, Window
 
@@ -41,17 +40,9 @@ _SCHOOL_YEAR = re.compile(r"^\d{4}-\d{4}$")
 
 
 def evaluate_all(session: Session, window: Window) -> Iterator[Finding]:
-    """The rulebook's findings over `window` (the rules package; tests replace this)."""
-    rules = importlib.import_module("supervision.compliance.rules")
-    evaluate: Any = rules.evaluate_all
-    findings: Iterator[Finding] = evaluate(session, window)
-    return findings
-
-
-def _catalogue() -> dict[str, Any]:
-    from .catalogue import CATALOGUE
-
-    return CATALOGUE
+    """The rulebook's findings over `window`: a seam of its own, so tests can swap the
+    rulebook for a few findings of their own."""
+    return rules.evaluate_all(session, window)
 
 
 def run_compliance(session: Session, actor: Actor, *, as_of: dt.datetime, horizon_days: int = 30,
@@ -101,7 +92,7 @@ def run_compliance(session: Session, actor: Actor, *, as_of: dt.datetime, horizo
 
 def _judged(window: Window) -> ColumnElement[bool]:
     """The flags this run looked at again (see the module docstring)."""
-    specs = [s for s in _catalogue().values() if s.detected_by == "scan" and s.code !=
+    specs = [s for s in CATALOGUE.values() if s.detected_by == "scan" and s.code !=
              CALENDAR_RULE]
     session_rules = [s.code for s in specs if s.scope == "session"]
     whole_rules = [s.code for s in specs if s.scope != "session"]
@@ -144,7 +135,7 @@ def check_calendar_coverage(session: Session, actor: Actor, as_of: dt.datetime) 
         school_years.append(calendar.school_year_of(dt.date(today.year, 9, 1)))
     missing = [str(y) for y in years if not calendar.year_covered(session, y)]
     missing += [n for n in school_years if not calendar.school_year_covered(session, n)]
-    spec = _catalogue().get(CALENDAR_RULE)
+    spec = CATALOGUE.get(CALENDAR_RULE)
     for subject in missing:
         if _YEAR.match(subject):
             # The statutory days are computed from the holiday law; only the State Council's

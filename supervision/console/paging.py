@@ -1,12 +1,14 @@
-"""A page of a SELECT: the count and the rows are two SQL statements, as in the API's pager."""
+"""A page of a SELECT for the console's lists (db.page_of counts and slices, as for the API)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
+
+from ..db import page_of
 
 PAGE_SIZE = 50
 
@@ -41,6 +43,5 @@ def page_number(raw: str | None) -> int:
 
 def paginate(session: Session, stmt: Select[Any], page: int,
              page_size: int = PAGE_SIZE) -> Page:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    items = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)))
+    total, items = page_of(session, stmt, offset=(page - 1) * page_size, limit=page_size)
     return Page(items=items, page=page, page_size=page_size, total=total)

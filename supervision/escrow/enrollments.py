@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..access.scope import Actor, get_in_scope, policy_of, scoped
@@ -93,14 +92,8 @@ def _check_caps(session: Session, parent_id: int, student_name: str, course: Cou
 
 def _serialise_student(session: Session, parent_id: int, student_name: str) -> None:
     """Two enrollments of one student at once would each see the other's hours missing:
-    on PostgreSQL take a transaction-level advisory lock per student (SQLite's BEGIN
-    IMMEDIATE already serialises every writer)."""
-    if not is_postgres(session):
-        return
-    digest = hashlib.blake2b(f"enroll:{parent_id}:{student_name}".encode(),
-                             digest_size=8).digest()
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                    {"key": int.from_bytes(digest, "big", signed=True)})
+    one at a time per student."""
+    advisory_lock(session, f"enroll:{parent_id}:{student_name}")
 
 
 def unconsumed_hours(session: Session, *, parent_id: int, student_name: str,

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from ..db import is_postgres
 from ..models.base import Base
 from ..models.escrow import LedgerAccount, LedgerEntry
 
@@ -51,14 +52,10 @@ def table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def member_of(session: Session, column: Any, items: Sequence[Any]) -> ColumnElement[bool]:
     """column IN items. On PostgreSQL as = ANY(one array parameter): a constant statement
     text, however many items (psycopg re-parses, uncached, any query of over 50 parameters)."""
-    if not _postgres(session):
+    if not is_postgres(session):
         return column.in_(items)
     array = ARRAY(String) if isinstance(column.type, String) else ARRAY(BigInteger)
     return column == any_(bindparam(None, list(items), type_=array))
@@ -68,7 +65,7 @@ def add_counters(session: Session, rows: Sequence[tuple[int, int, int, int, int]
     """Add (account id, debits, credits, pending debits, pending credits) to each account."""
     if not rows:
         return
-    if _postgres(session):
+    if is_postgres(session):
         columns = list(zip(*rows, strict=True))
         session.execute(_ADD_COUNTERS_PG, {"id": list(columns[0]), **{
             c: list(columns[i + 1]) for i, c in enumerate(COUNTERS)}})
@@ -83,7 +80,7 @@ def add_counters(session: Session, rows: Sequence[tuple[int, int, int, int, int]
 def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    if _postgres(session):
+    if is_postgres(session):
         session.execute(_INSERT_ENTRIES_PG, {c: [r[c] for r in rows] for c in ENTRY_COLUMNS})
         return
     session.execute(insert(LedgerEntry), list(rows))
