@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
+from ..db import fits_bigint
 from ..errors import NotFound
 from ..models import Institution
 
@@ -75,7 +76,7 @@ def get_in_scope(session: Session, actor: Actor, model: type[T], id_: Any,
         key = int(id_)
     except (TypeError, ValueError):
         raise NotFound(model.__name__) from None
-    if not -(2**63) <= key < 2**63:  # no such id; SQLite would overflow binding it
+    if not fits_bigint(key):
         raise NotFound(model.__name__)
     pk = model.id  # type: ignore[attr-defined]
     stmt = select(model).where(pk == key, scope_clause(actor, model))

@@ -16,7 +16,17 @@ from ..errors import Invalid, NotFound
 from ..models.compliance import ComplianceRun
 from ..web.auth import current_actor, requires
 from ..web.request import db_session
-from .common import Blueprint, Date, Int, Query, QuerySchema, Schema, Str, shanghai_now
+from .common import (
+    Blueprint,
+    Date,
+    Int,
+    Query,
+    QuerySchema,
+    Schema,
+    Str,
+    query_id,
+    shanghai_now,
+)
 from .common import DateTime as DateTimeField
 
 runs_bp = Blueprint("compliance", __name__, description="Compliance runs (§5)")
@@ -107,8 +117,7 @@ class FlagArgs(QuerySchema):
     severity = Str(validate=OneOf(tuple(SEVERITY_RANK)), metadata={"example": "medium"})
     rule = Str(validate=Length(max=40), metadata={"example": "LATE_END_OFFLINE"})
     district_code = Str(validate=Length(max=6), metadata={"example": "320213"})
-    institution_id = ma.fields.Integer(validate=Range(min=1, max=2**63 - 1),
-                                       metadata={"example": 12})
+    institution_id = query_id(metadata={"example": 12})
     overdue = ma.fields.Boolean(truthy={"true", "1"}, falsy={"false", "0"},
                                 metadata={"example": False})
 

@@ -12,6 +12,7 @@ from flask.views import MethodView
 from werkzeug.exceptions import BadRequest
 
 from ..access.scope import get_in_scope
+from ..db import BIGINT_MAX
 from ..errors import Invalid, Unauthenticated
 from ..escrow import statements, trustee
 from ..models.trustee import Statement
@@ -39,7 +40,7 @@ class InstructionId(ma.fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
             return int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= BIGINT_MAX:
             return value
         raise ma.ValidationError("must be an instruction id")
 

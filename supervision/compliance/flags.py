@@ -13,6 +13,7 @@ from .. import notify
 from ..access.scope import Actor
 from ..models.base import utcnow
 from ..models.compliance import Flag, FlagEvent
+from .catalogue import CATALOGUE
 
 REOPEN_ON_DETECTION = ("resolved", "cleared")
 # What the engine may clear when a condition is no longer found: once a regulator has ordered
@@ -25,10 +26,6 @@ SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 def rule_title(code: str) -> str:
     """The rule's Chinese title from the catalogue (the code itself if it is unknown)."""
-    try:
-        from .catalogue import CATALOGUE
-    except ImportError:  # the catalogue module is optional for the flag machinery itself
-        return code
     spec = CATALOGUE.get(code)
     return spec.title_zh if spec is not None else code
 

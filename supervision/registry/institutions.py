@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..access.scope import Actor, get_in_scope, policy_of, scoped
 from ..db import fits_bigint
+from ..db import fits_bigint
 from ..errors import Conflict, Invalid, NotFound
 from ..identifiers import uscc_error
 from ..models import Flag, Institution, Venue
@@ -163,7 +164,7 @@ def venues_query(session: Session, actor: Actor, institution_id: int) -> Select[
 
 
 def _get_unscoped(session: Session, institution_id: int) -> Institution:
-    if not -(2**63) <= int(institution_id) < 2**63:
+    if not fits_bigint(int(institution_id)):
         raise NotFound("institution")
     institution = session.get(Institution, int(institution_id))
     if institution is None:
