@@ -1,7 +1,8 @@
 """Value objects shared by the rulebook (rules/, catalogue.py) and the runs that use it.
 
 No I/O here: a window says what is judged, a finding says what was found, a rule spec says
-what a rule is. The run (C1) turns findings into flags and clears what is no longer found.
+what a rule is. The run (compliance.runs) turns findings into flags and clears what is no
+longer found.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""日历与校历: statutory holidays and their overrides, school-year vacations (C1's services)."""
+"""日历与校历: statutory holidays and their overrides, school-year vacations (the services of
+supervision.calendar)."""
 
 from __future__ import annotations
 

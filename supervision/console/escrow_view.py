@@ -1,4 +1,4 @@
-"""An institution's money as the console shows it: the escrow summary (B1's service) and the
+"""An institution's money as the console shows it: the escrow summary (escrow.queries) and the
 custody and consumption history of the last days, aggregated by local day in SQL from the
 immutable ledger entries (one grouped query, whatever the number of entries).
 
@@ -89,6 +89,6 @@ def custody_by_district(session: Session, actor: Actor) -> dict[str, int]:
 
 
 def institution_summary(session: Session, actor: Actor, institution_id: int) -> dict[str, int]:
-    """The six buckets, custody and suspense of API.md §4 (B1's service, as the API uses)."""
+    """The six buckets, custody and suspense of API.md §4, from the same service as the API."""
     return {k: v for k, v in asdict(queries.institution_summary(session, actor, institution_id))
             .items() if k != "institution_id"}

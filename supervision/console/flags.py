@@ -1,7 +1,8 @@
 """今日待办 (the flag queue) and the flag page with its actions (API.md §5).
 
-The queue is C1's flags_query (the same scoping and filters as GET /api/v1/flags), and every
-action goes through C1's apply_action, so the state machine is the one table TRANSITIONS.
+The queue is compliance.workflow's flags_query (the same scoping and filters as
+GET /api/v1/flags), and every action goes through its apply_action, so the state machine is
+the one table TRANSITIONS.
 """
 
 from __future__ import annotations

@@ -202,7 +202,7 @@ def entries_query(session: Session, actor: Actor, *, enrollment_id: int | None =
 
 def custody_balance(session: Session, account_no: str) -> int:
     """The ledger's balance of one supervised account: what the trustee's statement must show
-    at least (B2's reconciliation). Institutions sharing an account number are summed."""
+    at least (the statement reconciliation). Institutions sharing an account number are summed."""
     a = LedgerAccount
     value = session.scalar(
         select(func.coalesce(func.sum(a.balance), 0))

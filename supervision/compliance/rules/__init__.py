@@ -39,7 +39,7 @@ def evaluate_all(session: Session, window: Window,
                  codes: Iterable[str] | None = None) -> Iterator[Finding]:
     """Every finding of every scanned rule (or of `codes` only): first the session rules in
     one streamed pass, then each other rule (fetched whole before its findings are yielded).
-    A caller may write with the same session while iterating (C1 stages findings so)."""
+    A caller may write with the same session while iterating (the run stages its findings so)."""
     wanted = set(CATALOGUE) if codes is None else set(codes)
     unknown = wanted - set(CATALOGUE)
     if unknown:
