@@ -91,8 +91,8 @@ def open_enrollment_accounts(session: Session, enrollment_id: int, institution_i
 # --- booking ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Move:
-    """A posted transfer of `amount` fen from the debit account to the credit account."""
+class _Transfer:
+    """`amount` fen from the debit account to the credit account (by code)."""
 
     debit: str
     credit: str
@@ -100,21 +100,21 @@ class Move:
     kind: str
     enrollment_id: int | None = None
     institution_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Move(_Transfer):
+    """A posted transfer: entries written and balances moved at once."""
+
     ref_type: str | None = None
     ref_id: int | None = None
     trustee_txn_id: str | None = None
 
 
 @dataclass(frozen=True)
-class NewHold:
+class NewHold(_Transfer):
     """A pending transfer: counts against the debit account now, posted or voided later."""
 
-    debit: str
-    credit: str
-    amount: int
-    kind: str
-    enrollment_id: int | None = None
-    institution_id: int | None = None
     instruction_id: int | None = None
     refund_id: int | None = None
 
