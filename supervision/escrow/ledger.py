@@ -31,6 +31,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..db import is_postgres
 from ..errors import Conflict, RuleViolation
 from ..models.base import utcnow
 from ..models.escrow import LedgerAccount, LedgerBalances, LedgerHold
@@ -59,8 +60,7 @@ def glob(kind: str) -> str:
 # --- opening accounts ------------------------------------------------------------------------
 
 def _insert_ignoring_existing(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
+    module: Any = postgresql if is_postgres(session) else sqlite
     stmt = module.insert(LedgerAccount).on_conflict_do_nothing(index_elements=["code"])
     session.execute(stmt, rows)
 

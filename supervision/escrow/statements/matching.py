@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ...access.scope import Actor
 from ...clock import SHANGHAI
 from ...compliance.flags import raise_flag
+from ...db import is_postgres
 from ...models import Institution
 from ...models.escrow import Deposit, Instruction, LedgerAccount, LedgerEntry
 from ...models.trustee import Statement, StatementLine
@@ -61,7 +62,7 @@ def _line_matches(line: Any, institution_ids: list[int], strict: bool) -> Any:
 
 def reconcile(session: Session, actor: Actor, statement: Statement) -> dict[str, Any]:
     """Match the stored lines of `statement` to the ledger, raise the flags, return the report."""
-    if statement.line_count > 10_000 and session.get_bind().dialect.name == "postgresql":
+    if statement.line_count > 10_000 and is_postgres(session):
         # Fresh statistics, or the planner takes 100,000 new lines for a handful.
         session.execute(text(f"ANALYZE {StatementLine.__tablename__}"))
     ids = list(session.scalars(select(Institution.id).where(
