@@ -136,3 +136,24 @@ def test_opening_institution_accounts_twice_changes_nothing(db: Session, w: Worl
         LedgerAccount.enrollment_id.is_(None))).all()
     assert sorted(codes) == sorted(ledger.inst(w.institution.id, k)
                                    for k in ledger.INSTITUTION_ACCOUNTS)
+
+
+def test_the_balances_read_the_same_on_a_row_in_sql_and_on_a_locked_snapshot(
+        db: Session) -> None:
+    # Pending amounts on the side money comes in (credits on a credit-normal account) are
+    # not holds on it: they must not reduce what is available.
+    rows = [LedgerAccount(code="test:owed", kind="held", normal="credit", debits_posted=3000,
+                          credits_posted=10000, debits_pending=2000, credits_pending=400),
+            LedgerAccount(code="test:custody", kind="custody", normal="debit",
+                          debits_posted=9000, credits_posted=1000, debits_pending=700,
+                          credits_pending=500)]
+    db.add_all(rows)
+    db.flush()
+    expected = {"test:owed": (7000, 2000, 5000), "test:custody": (8000, 500, 7500)}
+    a = LedgerAccount
+    in_sql = {code: (b, p, v) for code, b, p, v in db.execute(
+        select(a.code, a.balance, a.pending_out, a.available).where(a.code.in_(expected)))}
+    on_rows = {r.code: (r.balance, r.pending_out, r.available) for r in rows}
+    locked = ledger.lock_accounts(db, codes=expected)
+    snapshots = {c: (s.balance, s.pending_out, s.available) for c, s in locked.items()}
+    assert in_sql == on_rows == snapshots == expected
