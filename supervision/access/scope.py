@@ -6,12 +6,14 @@ every read and write of an owned object goes through `scope_clause` / `get_in_sc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..db import fits_bigint
 from ..errors import NotFound
 from ..models import Institution
@@ -90,10 +92,10 @@ def get_in_scope(session: Session, actor: Actor, model: type[T], id_: Any,
 
 def settings_of(session: Session) -> Settings:
     settings = session.info.get("settings")
-    if settings is None:
+    if not isinstance(settings, Settings):
         raise RuntimeError("session has no settings: open it through the app's session factory")
     return settings
 
 
-def policy_of(session: Session) -> dict[str, Any]:
-    return settings_of(session)["POLICY"]
+def policy_of(session: Session) -> Mapping[str, Any]:
+    return settings_of(session).policy

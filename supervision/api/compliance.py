@@ -11,9 +11,10 @@ from marshmallow.validate import Length, OneOf, Range
 
 from .. import calendar
 from ..compliance import runs, workflow
-from ..compliance.flags import SEVERITY_RANK, rule_title
+from ..compliance.flags import rule_title
 from ..errors import Invalid, NotFound
 from ..models.compliance import ComplianceRun
+from ..vocab import SEVERITIES
 from ..web.auth import current_actor, requires
 from ..web.request import db_session
 from .common import (
@@ -114,7 +115,8 @@ class RunItem(MethodView):
 
 class FlagArgs(QuerySchema):
     status = Str(validate=OneOf(workflow.STATUSES), metadata={"example": "open"})
-    severity = Str(validate=OneOf(tuple(SEVERITY_RANK)), metadata={"example": "medium"})
+    severity = Str(validate=OneOf(SEVERITIES), metadata={"example": "medium"})
+
     rule = Str(validate=Length(max=40), metadata={"example": "LATE_END_OFFLINE"})
     district_code = Str(validate=Length(max=6), metadata={"example": "320213"})
     institution_id = query_id(metadata={"example": 12})

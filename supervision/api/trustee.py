@@ -197,7 +197,7 @@ def _statements_may_be_large(_endpoint: str | None, _values: dict[str, Any] | No
     # endpoint alone accepts more than the application-wide body limit. A URL value
     # preprocessor because it runs before every before_request hook, the app's size check
     # (security.py) included, which reads request.max_content_length.
-    limit = current_app.config["SUPERVISION"].get("STATEMENT_MAX_CONTENT_LENGTH", 64 << 20)
+    limit = current_app.config["SUPERVISION"].statement_max_content_length
     request.max_content_length = int(limit)
 
 

@@ -13,15 +13,12 @@ from .. import notify
 from ..access.scope import Actor
 from ..models.base import utcnow
 from ..models.compliance import Flag, FlagEvent
+from ..vocab import CLEARABLE_FLAG_STATUSES, OUTSTANDING_FLAG_STATUSES
 from .catalogue import CATALOGUE
 
 REOPEN_ON_DETECTION = ("resolved", "cleared")
-# What the engine may clear when a condition is no longer found: once a regulator has ordered
-# rectification, the flag waits for the institution and the regulator, not for the engine.
-CLEARABLE = ("open", "acknowledged")
-# Flags still needing someone's attention (what "open flags" counts everywhere).
-OUTSTANDING = ("open", "acknowledged", "rectification_ordered", "rectification_submitted")
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+CLEARABLE = CLEARABLE_FLAG_STATUSES
+OUTSTANDING = OUTSTANDING_FLAG_STATUSES
 
 
 def rule_title(code: str) -> str:

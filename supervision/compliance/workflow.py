@@ -20,7 +20,8 @@ from ..errors import Conflict, Invalid
 from ..models import Institution
 from ..models.base import utcnow
 from ..models.compliance import Flag, FlagEvent
-from .flags import SEVERITY_RANK, record_event, rule_title
+from ..vocab import FLAG_STATUSES, SEVERITY_RANK
+from .flags import record_event, rule_title
 
 # action: (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -31,8 +32,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
                            "rectification_submitted"}), "dismissed"),
     "reopen": (frozenset({"resolved", "dismissed", "cleared"}), "open"),
 }
-STATUSES = ("open", "acknowledged", "rectification_ordered", "rectification_submitted",
-            "resolved", "dismissed", "cleared")
+STATUSES = FLAG_STATUSES
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ CHART_DAYS = 90
 @bp.get("/institutions")
 def institutions() -> str:
     actor = console_actor()
-    districts = current_app.config["SUPERVISION"]["POLICY"]["districts"]
+    districts = current_app.config["SUPERVISION"].policy["districts"]
     district = request.args.get("district") or None
     status = request.args.get("status") or None
     q = (request.args.get("q") or "").strip()[:100] or None

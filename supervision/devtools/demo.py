@@ -79,7 +79,7 @@ def _teacher(session: Session, rng: random.Random, inst: Institution, name: str,
              cert_type: str | None = "4", inservice: bool = False,
              background: str = "clear") -> tuple[Teacher, str]:
     number = fake_id_number(rng)
-    key = settings_of(session)["ID_HASH_KEY"]
+    key = settings_of(session).id_hash_key
     cert = fake_cert_no(rng, type_digit=cert_type) if cert_type else None
     levels = {"1": "kindergarten", "2": "primary", "3": "junior", "4": "senior"}
     teacher = Teacher(
@@ -137,7 +137,7 @@ def seed_registries(session: Session, today: dt.date) -> dict[str, int]:
     t_qian, qian_id = _teacher(session, rng, boya, "钱老师", cert_type=None)
     t_wu, _ = _teacher(session, rng, chengjiang, "吴老师")
     t_zheng, _ = _teacher(session, rng, zisha, "郑老师", cert_type=None)
-    key = settings_of(session)["ID_HASH_KEY"]
+    key = settings_of(session).id_hash_key
     session.add(RosterEntry(kind="blacklist", id_number_hash=hash_id_number(qian_id, key),
                             reason="演示：曾受行政处罚"))
     inservice_extra = fake_id_number(rng)
@@ -293,7 +293,7 @@ def seed_demo(session: Session, *, now: dt.datetime | None = None,
               with_money: bool = True) -> DemoResult:
     """Load the demo around `now` (the clock's now by default): sessions a month either side,
     money paid and classes given before it, so a compliance run as of `now` finds the plants."""
-    if settings_of(session).get("ENV") == "production":
+    if settings_of(session).env == "production":
         raise RuntimeError("the demo data set is not loaded into a production database")
     if is_seeded(session):
         return DemoResult(created=False,

@@ -15,19 +15,18 @@ from sqlalchemy.orm import Session
 
 from ..access.scope import Actor, get_in_scope, policy_of, scoped
 from ..db import fits_bigint
-from ..db import fits_bigint
 from ..errors import Conflict, Invalid, NotFound
 from ..identifiers import uscc_error
 from ..models import Flag, Institution, Venue
+from ..vocab import OUTSTANDING_FLAG_STATUSES, SEVERITIES
 from ._checks import Errors, add, as_date, one_of, raise_if, reject_unknown, require
 
 CATEGORIES = ("subject", "non_subject")
 ESCROW_MODES = ("trust", "bank_custody", "risk_reserve")
 LICENSED_MODES = ("offline", "online")
 INSTITUTION_STATUSES = ("active", "suspended", "revoked")
-SEVERITIES = ("critical", "high", "medium", "low")
 # A flag counts against the public profile until it is resolved, dismissed or cleared.
-OPEN_FLAG_STATUSES = ("open", "acknowledged", "rectification_ordered", "rectification_submitted")
+OPEN_FLAG_STATUSES = OUTSTANDING_FLAG_STATUSES
 
 FIELDS = ("name", "uscc", "license_no", "license_valid_until", "district_code", "category",
           "licensed_modes", "nonprofit_registration_no", "escrow_mode",

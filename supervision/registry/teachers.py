@@ -103,7 +103,7 @@ def add_to_roster(session: Session, actor: Actor, kind: str, id_numbers: Sequenc
         if problem:
             add(errors, f"id_numbers.{i}", problem)
     raise_if(errors, "some ID numbers are not valid")
-    key = settings_of(session)["ID_HASH_KEY"]
+    key = settings_of(session).id_hash_key
     hashes = list(dict.fromkeys(hash_id_number(n, key) for n in numbers))
     present: set[str] = set()
     for start in range(0, len(hashes), _CHUNK):
@@ -144,7 +144,7 @@ def _check_values(session: Session, values: dict[str, Any], errors: Errors) -> N
                 add(errors, "id_number", problem)
             else:
                 values["id_number_hash"] = hash_id_number(number,
-                                                          settings_of(session)["ID_HASH_KEY"])
+                                                          settings_of(session).id_hash_key)
                 values["id_number_masked"] = mask_id_number(number)
     as_date(errors, values, "background_checked_on")
     as_date(errors, values, "hired_on")

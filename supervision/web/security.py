@@ -25,6 +25,7 @@ from typing import Any
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from ..config import Settings
 from ..errors import Invalid, Unauthenticated
 from .browser import sign_in_for
 
@@ -61,24 +62,24 @@ STATIC_HEADERS = {
 }
 
 
-def weak_secrets(settings: dict[str, Any]) -> list[str]:
+def weak_secrets(settings: Settings) -> list[str]:
     """The secrets still empty or at their demo value ("dev-only-..." in config/defaults.toml)."""
     weak = []
     for name in REQUIRED_SECRETS:
-        value = str(settings.get(name) or "").strip()
+        value = str(getattr(settings, name.lower())).strip()
         if not value or value.startswith("dev-only"):
             weak.append(f"SUPERVISION_{name}")
     return weak
 
 
-def check_secrets(settings: dict[str, Any]) -> None:
+def check_secrets(settings: Settings) -> None:
     weak = weak_secrets(settings)
     if not weak:
         return
-    if settings.get("ENV") == "production":
+    if settings.env == "production":
         raise RuntimeError("refusing to start with SUPERVISION_ENV=production and demo or empty "
                            f"secrets: set {', '.join(weak)}")
-    if not settings.get("TESTING"):
+    if not settings.testing:
         log.warning("demo or empty secrets in use (%s): fine for a demo, never for production",
                     ", ".join(weak))
 
@@ -334,19 +335,19 @@ class SigninThrottle:
     to this worker's memory while Redis does not answer.
     """
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         from limits import parse
         from limits.storage import MemoryStorage, storage_from_string
         from limits.strategies import FixedWindowRateLimiter
 
-        text = str(settings.get("CONSOLE_SIGNIN_RATELIMIT") or "").strip()
+        text = settings.console_signin_ratelimit.strip()
         self.limit = parse(text) if text else None  # a typo fails at start
-        url = str(settings.get("RATELIMIT_STORAGE_URL") or "").strip()
+        url = settings.ratelimit_storage_url.strip()
         options: dict[str, Any] = ({"socket_timeout": 0.25, "socket_connect_timeout": 0.5}
                                    if url.startswith("redis") else {})
         self.shared = FixedWindowRateLimiter(storage_from_string(url, **options)) if url else None
         self.local = FixedWindowRateLimiter(MemoryStorage())
-        self.prefix = str(settings.get("RATELIMIT_KEY_PREFIX") or "supervision")
+        self.prefix = settings.ratelimit_key_prefix
 
     def _keys(self, token: str) -> list[str]:
         prefix = hashlib.sha256(b"signin:" + token.strip()[:8].encode()).hexdigest()[:32]
