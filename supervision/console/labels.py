@@ -38,7 +38,8 @@ CERT_LEVEL = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初�
               "vocational_practice": "中职实习指导",
               "higher": "高等学校"}
 DAY_KIND = {"holiday": "法定节假日", "workday": "工作日", "weekend": "周末"}
-DAY_SOURCE = {"package": "国务院安排（内置）", "override": "人工设定", "fallback": "推算（放假办法与周末）"}
+DAY_SOURCE = {"package": "国务院安排（内置）", "override": "人工设定",
+              "fallback": "推算（放假办法与周末）"}
 SESSION_STATUS = {"scheduled": "已排课", "cancelled": "已取消"}
 SUBJECT_TYPE = {"session": "课次", "course": "课程", "teacher": "从业人员",
                 "institution": "机构", "enrollment": "报名", "refund": "退费",

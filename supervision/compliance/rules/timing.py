@@ -156,8 +156,9 @@ def calendar_data_missing(ctx: Context) -> Iterator[Finding]:
             continue
         first, last = zh_date(days[0].day), zh_date(days[-1].day)
         if what == "statutory_holidays":
-            summary = (f"{subject_id}年调休安排尚未录入（{first}至{last}的法定节假日按放假办法推算、"
-                       f"周末按周六周日判断），涉及{count}节学科类课程，请导入国务院放假安排")
+            summary = (f"{subject_id}年调休安排尚未录入（{first}至{last}的法定节假日"
+                       f"按放假办法推算、周末按周六周日判断），"
+                       f"涉及{count}节学科类课程，请导入国务院放假安排")
         else:
             summary = (f"{subject_id}学年寒暑假日期未配置（{first}至{last}无法判断假期），"
                        f"涉及{count}节学科类课程，请配置校历")
