@@ -7,6 +7,7 @@ from .compliance import CalendarOverride, ComplianceRun, Flag, FlagEvent, JobCla
 from .escrow import Enrollment, Instruction, LedgerEntry  # noqa: F401  (registers escrow tables
 from .outbox import OutboxMessage
 from .registry import ClassSession, Course, Institution, RosterEntry, Teacher, Venue
+from .risk import RiskRun, RiskScore
 from .trustee import Statement, TrusteeEvent  # noqa: F401  (registers trustee tables
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "OutboxMessage",
     "Principal",
     "Review",
+    "RiskRun",
+    "RiskScore",
     "RosterEntry",
     "SchoolYear",
     "Teacher",
