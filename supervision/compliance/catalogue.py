@@ -28,6 +28,9 @@ _S7 = ("中办发〔2021〕40号（学科类机构统一登记为非营利性机
 _S10 = ("《信访工作条例》（2022）；12345政务服务便民热线办理时限惯例；"
         "十三部门《关于加强校外培训机构预收费监管的意见》（2022-12，畅通投诉渠道）")
 
+_S11 = ("全国校外教育培训监管与服务综合平台（风险预警）；十三部门《关于加强校外培训机构预收费监管的"
+        "意见》（2022-12，防范“关门跑路”风险）")
+
 _SUBJECT = ("subject_rules_grade_min", "subject_rules_grade_max")
 
 
@@ -128,6 +131,10 @@ _RULES = (
           ("complaint_due_working_days",), "registry"),
     _spec("COMPLAINTS_SURGE", "机构短期内投诉集中", "Surge of complaints about one institution",
           "high", _S10, ("complaints_surge_count", "complaints_surge_days"), "registry"),
+    # §11 risk early warning: raised and cleared by the risk run (supervision/risk), which
+    # judges every institution with money in custody; a compliance run never touches it.
+    _spec("RISK_HIGH", "机构风险评分达到高风险", "Institution's risk score is high", "critical",
+          _S11, (), "registry", "event"),
 )
 
 CATALOGUE: dict[str, RuleSpec] = {spec.code: spec for spec in _RULES}
