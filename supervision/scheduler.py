@@ -26,7 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import clock, escrow
+from . import clock, escrow, risk
 from .access.scope import Actor
 from .clock import SHANGHAI
 from .compliance import runs
@@ -230,6 +230,11 @@ def calendar_coverage(ctx: JobContext) -> str:
     return "missing: " + ", ".join(missing) if missing else "calendar data complete"
 
 
+def risk_scores(ctx: JobContext) -> str:
+    run = risk.score_institutions(ctx.session, SCHEDULER, as_of=ctx.now)
+    return f"risk run {run.id}: {run.institutions_scored} institutions scored"
+
+
 def prune_claims(ctx: JobContext) -> str:
     cutoff = utcnow() - dt.timedelta(days=30)
     result = ctx.session.execute(delete(JobClaim).where(JobClaim.claimed_at < cutoff))
@@ -257,6 +262,9 @@ JOBS: tuple[JobSpec, ...] = (
             "通知投递 outbox notifications delivered"),
     JobSpec("calendar.coverage", calendar_coverage, {"hour": 0, "minute": 30}, "day",
             12 * HOUR, "日历数据检查 next year's holidays and school year loaded in time"),
+    # After the statement pull (06:30), so the custody coverage reads yesterday's statements.
+    JobSpec("risk.daily", risk_scores, {"hour": 7, "minute": 0}, "day", 12 * HOUR,
+            "风险预警评分 daily risk score of every institution with money in custody"),
     JobSpec("scheduler.prune_claims", prune_claims, {"hour": 4, "minute": 40}, "day",
             12 * HOUR, "清理 claims older than 30 days"),
 )

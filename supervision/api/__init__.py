@@ -49,9 +49,9 @@ def init_app(app: Flask) -> None:
     def swagger_assets(filename: str) -> Any:
         return send_from_directory(SWAGGER_ASSETS, filename, max_age=86400)
 
-    from . import complaints, compliance, escrow, public, registry, rules, trustee
+    from . import complaints, compliance, escrow, imports, public, registry, risk, rules, trustee
 
     for bp in [*registry.blueprints, *compliance.blueprints, *trustee.blueprints,
                *escrow.blueprints, *rules.blueprints, *complaints.blueprints,
-               *public.blueprints]:
+               *public.blueprints, *risk.blueprints, *imports.blueprints]:
         api.register_blueprint(bp, url_prefix="/api/v1")

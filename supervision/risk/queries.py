@@ -54,8 +54,8 @@ def ranked_query(actor: Actor, *, district_code: str | None = None,
 def score_view(session: Session, rows: list[RiskScore]) -> list[RiskView]:
     """Name a page of scores with one query for all their institutions."""
     ids = {row.institution_id for row in rows}
-    names = dict(session.execute(select(Institution.id, Institution.name)
-                                 .where(Institution.id.in_(ids))).tuples())
+    names = {i: name for i, name in session.execute(
+        select(Institution.id, Institution.name).where(Institution.id.in_(ids)))}
     return [_view(row, names.get(row.institution_id, "")) for row in rows]
 
 
