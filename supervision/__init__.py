@@ -63,6 +63,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from . import parent
 
     parent.init_app(app)  # the parents' app under /parent/
+    from . import institution
+
+    institution.init_app(app)  # the institutions' portal under /institution/
     from . import public
 
     public.init_app(app)  # the public look-up under /public/

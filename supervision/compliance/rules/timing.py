@@ -7,18 +7,22 @@ only non-cancelled sessions starting inside the window, by their Asia/Shanghai s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
 
+from ... import calendar
+from ...clock import SHANGHAI
 from ...models import ClassSession, Course, Teacher
 from ...wording import holiday_zh, zh_date
+from ..catalogue import parameter_value
 from ..model import Finding, Window
 from .base import Context, Evaluator, session_finding
 from .days import LocalDay, days_by_date, window_calendar
-from .scan import GUARDS, Joined, SessionRule, window_clause
+from .scan import GUARDS, Joined, SessionRule, parse_hhmm, window_clause
 from .sql import epoch_seconds, local_day
 
 
@@ -192,3 +196,49 @@ EVALUATORS: dict[str, Evaluator] = {
     "ONLINE_INTERVAL_TOO_SHORT": online_interval_too_short,
     "CALENDAR_DATA_MISSING": calendar_data_missing,
 }
+
+
+# --- one proposed session, before it is saved ---------------------------------------------
+
+def judged_course(policy: Mapping[str, Any], course: Course) -> bool:
+    """The scan's "judged" guard (base.subject_type_course and in_rule_grades) on one course:
+    subject-type by category or by subject, with grades overlapping the rules' range."""
+    subject_types = {code for code, info in policy["subjects"].items()
+                     if info.get("subject_type")}
+    return ((course.category == "subject" or course.subject in subject_types)
+            and course.grade_min <= parameter_value(policy, "subject_rules_grade_max")
+            and course.grade_max >= parameter_value(policy, "subject_rules_grade_min"))
+
+
+def proposed_session_codes(session: Session, policy: Mapping[str, Any], course: Course,
+                           starts_at: dt.datetime, ends_at: dt.datetime) -> list[str]:
+    """The §2 codes the engine would raise for one session of `course` not saved yet, for the
+    institutions' schedule form to warn before saving. The same tests as SESSION_RULES above,
+    read row by row: the day's kind and vacation from the calendar service the day table is
+    built from, the same parameters; ONLINE_INTERVAL_TOO_SHORT (which needs the day's other
+    sessions) and CALENDAR_DATA_MISSING (the regulator's to fix) are left to the run."""
+    def param(name: str) -> Any:
+        return parameter_value(policy, name)
+
+    if not judged_course(policy, course):
+        return []
+    local_start = starts_at.astimezone(SHANGHAI)
+    day = calendar.day_info(session, local_start.date())
+    weekend = local_start.weekday() >= 5
+    codes = []
+    if day.kind == "holiday":
+        codes.append("SUBJECT_ON_HOLIDAY")
+    if weekend and day.kind == "weekend":
+        codes.append("SUBJECT_ON_WEEKEND")
+    if weekend and day.kind == "workday":
+        codes.append("SUBJECT_ON_ADJUSTED_WORKDAY")
+    if calendar.vacation_periods(session, day.date, day.date):
+        codes.append("SUBJECT_IN_VACATION")
+    limit = int(param("online_session_max_minutes"))
+    if course.mode == "online" and (ends_at - starts_at).total_seconds() > limit * 60:
+        codes.append("ONLINE_SESSION_TOO_LONG")
+    midnight = dt.datetime.combine(local_start.date(), dt.time(), SHANGHAI)
+    late_at = midnight + dt.timedelta(seconds=parse_hhmm(str(param(f"late_end_{course.mode}"))))
+    if ends_at > late_at:
+        codes.append(f"LATE_END_{course.mode.upper()}")
+    return codes

@@ -1,0 +1,63 @@
+"""The institutions' forms. Shape only (lengths, dates, control characters): the services
+decide what is allowed, exactly as for the API."""
+
+from __future__ import annotations
+
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..web.forms import HtmlForm, no_control_chars, options, strip
+from . import labels
+
+
+class ActionForm(HtmlForm):
+    """A button that only needs its CSRF token (取消课次)."""
+
+
+class AttendanceForm(HtmlForm):
+    # The ticked enrollment ids come as a list of checkboxes (request.form.getlist).
+    class_hours = IntegerField("本节课时（不填即按课时长计算）", validators=[
+        Optional(), NumberRange(min=1, max=1000, message="请填写正整数。")])
+
+
+class SessionForm(HtmlForm):
+    course_id = SelectField("课程", coerce=int, validators=[DataRequired("请选择课程。")])
+    teacher_id = SelectField("授课教师", coerce=int, validators=[DataRequired("请选择教师。")])
+    starts_at = DateTimeLocalField("开始时间", format="%Y-%m-%dT%H:%M",
+                                   validators=[DataRequired("请填写开始时间。")])
+    ends_at = DateTimeLocalField("结束时间", format="%Y-%m-%dT%H:%M",
+                                 validators=[DataRequired("请填写结束时间。")])
+    # Set by the page after it has shown the timing warnings once.
+    confirmed = BooleanField("我已知晓上述提示，仍然保存")
+
+
+class TeacherForm(HtmlForm):
+    name = StringField("姓名", filters=[strip], validators=[
+        DataRequired("请填写姓名。"), Length(max=100, message="最多 100 字。"), no_control_chars])
+    id_number = StringField("身份证号", filters=[strip], validators=[
+        Optional(), Length(max=18, message="身份证号为 18 位。"), no_control_chars])
+    qualification_cert_no = StringField("教师资格证号", filters=[strip], validators=[
+        Optional(), Length(max=17, message="资格证号为 17 位。"), no_control_chars])
+    cert_subject = StringField("任教学科", filters=[strip], validators=[
+        Optional(), Length(max=32), no_control_chars])
+    is_inservice_school_teacher = BooleanField("在职中小学教师")
+    background_check_status = SelectField(
+        "背景审查", choices=options(labels.BACKGROUND.items()), validators=[DataRequired()])
+    background_checked_on = DateField("审查日期", validators=[Optional()])
+    employment = SelectField("用工方式", choices=options(labels.EMPLOYMENT.items()),
+                             validators=[DataRequired()])
+    hired_on = DateField("入职日期", validators=[DataRequired("请填写入职日期。")])
+
+
+class RespondForm(HtmlForm):
+    note = TextAreaField("整改说明", filters=[strip], validators=[
+        DataRequired("请说明整改情况。"), Length(max=2000, message="最多 2000 字。"),
+        no_control_chars])
