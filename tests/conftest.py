@@ -24,7 +24,7 @@ from supervision.access.scope import SYSTEM
 from supervision.db import make_engine
 from supervision.models import Base
 
-from .factories import Factory
+from .support.factories import Factory
 
 # CI's second pass moves the whole program's clock this many days ahead (time-machine patches
 # datetime.now, date.today and time.time, so supervision.clock and any stray wall-clock read move

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from supervision.web.security import MAX_JSON_DEPTH, json_too_deep
 
-from .escrow_support import World, world
-from .factories import Factory
-from .registry_support import course_body, institution_body, teacher_body
-from .test_console_support import csrf_of
-from .test_reliability_support import row_counts
-from .test_trustee_support import EVENTS, deposit_event, signed_post
+from .support.console import csrf_of
+from .support.escrow_world import World, world
+from .support.factories import Factory
+from .support.money_checks import row_counts
+from .support.registry_bodies import course_body, institution_body, teacher_body
+from .support.trustee import EVENTS, deposit_event, signed_post
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 

@@ -11,8 +11,9 @@ from supervision import registry
 from supervision.access.scope import SYSTEM
 from supervision.models import AuditLog
 
-from .factories import Factory
-from .registry_support import acting_as, institution_body, teacher_body
+from .support.factories import Factory
+from .support.parties import acting_as
+from .support.registry_bodies import institution_body, teacher_body
 
 API = "/api/v1"
 

@@ -50,15 +50,17 @@ from supervision.models import (
 from supervision.registry.teachers import add_to_roster
 from supervision.scheduler import SCHEDULER
 
-from .factories import Factory
-from .registry_support import (
+from .support.console import Browser
+from .support.factories import Factory
+from .support.parties import token_in
+from .support.registry_bodies import (
     course_body,
     institution_body,
     new_id_number,
     session_items,
     teacher_body,
 )
-from .scoping import (
+from .support.scoping_matrix import (
     B_MARKS,
     DISTRICT_B,
     INTRUDERS,
@@ -70,7 +72,6 @@ from .scoping import (
     check_owner,
     endpoint,
 )
-from .test_console_support import Browser
 
 STAFF = "regulator institution"
 ANYONE = "regulator institution parent"
@@ -377,10 +378,6 @@ CONSOLE: list[Form] = [
 GATE = "/console/signin"
 
 
-def token_of(world: World, key: str) -> str:
-    return world.headers[key]["Authorization"].removeprefix("Bearer ")
-
-
 def written(world: World) -> tuple[int, ...]:
     """The audit log and the city-wide tables (calendar rows are audited, but count them too)."""
     db = world.session
@@ -404,7 +401,7 @@ def test_every_console_form_refuses_a_district_regulator_as_the_api_does_and_wri
     world = authority_world(make)
     url = form.url.format(**world.ids)
     district = Browser(client)
-    assert district.sign_in(token_of(world, "regulator_a")).status_code == 302
+    assert district.sign_in(token_in(world.headers["regulator_a"])).status_code == 302
     before = written(world)
     resp = district.post(url, form.data)
     detail = f"regulator_a → {url}: {resp.status_code}"
@@ -415,7 +412,7 @@ def test_every_console_form_refuses_a_district_regulator_as_the_api_does_and_wri
         assert "无权" in page or "只能查看" in page or "不存在" in page, detail
     # The control: someone allowed gets through (a fresh browser, signed in as them).
     owner = Browser(app_client(client))
-    assert owner.sign_in(token_of(world, form.owner)).status_code == 302
+    assert owner.sign_in(token_in(world.headers[form.owner])).status_code == 302
     assert owner.post(url, form.data).status_code == form.owner_status, f"{form.owner} → {url}"
 
 
@@ -428,7 +425,7 @@ def test_institutions_and_parents_cannot_sign_in_so_no_console_form_takes_them(
         client: FlaskClient, make: Factory, caller: str) -> None:
     world = authority_world(make)
     browser = Browser(client)
-    resp = browser.sign_in(token_of(world, caller))
+    resp = browser.sign_in(token_in(world.headers[caller]))
     assert resp.status_code == 403
     assert "仅限教育局监管人员登录" in resp.get_data(as_text=True)
     for form in CONSOLE:

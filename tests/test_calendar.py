@@ -12,8 +12,8 @@ from supervision import calendar
 from supervision.access.scope import SYSTEM
 from supervision.errors import Invalid, NotFound
 
-from .factories import Factory
-from .test_rules_support import at, run, subjects, world
+from .support.factories import Factory
+from .support.rules import at, run, subjects, world
 
 D = dt.date
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from supervision.models import AuditLog
 
-from .factories import Factory
+from .support.factories import Factory
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from supervision.compliance.catalogue import CATALOGUE, catalogue_with_parameter
 from supervision.compliance.rules import evaluated_codes
 from supervision.config import load_settings
 
-from .factories import Factory
-from .settings_support import with_policy
+from .support.factories import Factory
+from .support.settings import with_policy
 
 # RULES.md §1-§7 and §10, in order.
 RULES_MD_CODES = [

@@ -14,8 +14,8 @@ from supervision.complaints import deadlines, submit_complaint
 from supervision.errors import Forbidden
 from supervision.models import Complaint
 
-from .complaints_support import THURSDAY, Town, complaint, counts, error_of, town
-from .factories import Factory
+from .support.complaints import THURSDAY, Town, complaint, counts, error_of, town
+from .support.factories import Factory
 
 URL = "/api/v1/complaints"
 

@@ -13,15 +13,8 @@ from sqlalchemy.orm import Session
 from supervision import clock, create_app
 from supervision.models import CalendarOverride, Flag, FlagEvent
 
-from .factories import Factory
-from .test_console_support import (
-    LIANGXI,
-    WUXI,
-    Browser,
-    flag_in_district,
-    institution_named,
-    load_demo,
-)
+from .support.console import LIANGXI, WUXI, Browser, flag_in_district, institution_named, load_demo
+from .support.factories import Factory
 
 
 @pytest.fixture

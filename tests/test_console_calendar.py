@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from supervision import calendar as cal
 from supervision.models import CalendarOverride, SchoolYear
 
-from .factories import Factory
-from .test_console_support import Browser
+from .support.console import Browser
+from .support.factories import Factory
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from supervision.complaints import PUBLIC, submit_tip
 from supervision.models import Complaint, Tip
 
-from .complaints_support import DISTRICT_A, DISTRICT_B, THURSDAY, Town, complaint, counts, town
-from .escrow_support import Party
-from .factories import Factory
-from .test_console_support import Browser
+from .support.complaints import DISTRICT_A, DISTRICT_B, THURSDAY, Town, complaint, counts, town
+from .support.console import Browser
+from .support.factories import Factory
+from .support.parties import Party
 
 
 @pytest.fixture

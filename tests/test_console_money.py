@@ -20,7 +20,7 @@ from supervision.escrow.deposits import apply_deposit
 from supervision.escrow.enrollments import create_enrollment
 from supervision.models import ClassSession, Course, Enrollment, Institution
 
-from .test_console_support import LIANGXI, WUXI, Browser, institution_named, load_demo, now_local
+from .support.console import LIANGXI, WUXI, Browser, institution_named, load_demo, now_local
 
 
 def enroll_and_pay(db: Session, course: Course, hours: int) -> Enrollment:

@@ -17,8 +17,7 @@ from supervision.compliance.catalogue import CATALOGUE
 from supervision.compliance.flags import OUTSTANDING, raise_flag
 from supervision.models import Flag, FlagEvent, Institution
 
-from .factories import Factory
-from .test_console_support import (
+from .support.console import (
     WUXI,
     Browser,
     flag_in_district,
@@ -27,6 +26,7 @@ from .test_console_support import (
     load_demo,
     now_local,
 )
+from .support.factories import Factory
 
 
 @pytest.fixture

@@ -16,15 +16,9 @@ from supervision.db import is_postgres
 from supervision.errors import Conflict, Invalid, NotFound
 from supervision.models import ClassSession, Course
 
-from .factories import Factory
-from .registry_support import (
-    SHANGHAI,
-    acting_as,
-    audit_count,
-    count,
-    course_body,
-    session_items,
-)
+from .support.factories import Factory
+from .support.parties import acting_as
+from .support.registry_bodies import SHANGHAI, audit_count, count, course_body, session_items
 
 API = "/api/v1"
 

@@ -20,17 +20,14 @@ from supervision.access.principals import create_principal, hash_token
 from supervision.devtools.demo import DEMO_PRINCIPALS, seed_demo
 from supervision.models import AuditLog, ConsoleSession, Principal
 
-from .factories import Factory
-from .test_console_support import Browser
+from .support.console import Browser
+from .support.factories import Factory
+from .support.parties import bearer
 
 PRODUCTION = {"ENV": "production", "SECRET_KEY": "k" * 32, "ID_HASH_KEY": "i" * 32,
               "TRUSTEE_SECRET": "t" * 32, "NOTIFY_SECRET": "n" * 32,
               # The test client speaks plain http; a Secure cookie would never come back.
               "SESSION_COOKIE_SECURE": "0"}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def principal_of(db: Session, token: str) -> Principal:

@@ -12,8 +12,8 @@ from werkzeug.test import TestResponse
 
 from supervision.models import ClassSession, Course, Institution, Teacher
 
-from .factories import Factory
-from .registry_support import (
+from .support.factories import Factory
+from .support.registry_bodies import (
     audit_count,
     count,
     course_body,

@@ -17,8 +17,9 @@ from supervision.models import AuditLog, Flag
 from supervision.models.escrow import Consumption, LedgerEntry
 from supervision.models.outbox import OutboxMessage
 
-from .escrow_support import World, entries_of, now, party, world
-from .factories import Factory
+from .support.escrow_world import World, entries_of, now, world
+from .support.factories import Factory
+from .support.parties import party
 
 
 @pytest.fixture

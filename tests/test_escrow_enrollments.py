@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from supervision.escrow import record_attendance
 
-from .escrow_support import World, now, party, world
-from .factories import Factory
+from .support.escrow_world import World, now, world
+from .support.factories import Factory
+from .support.parties import party
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -15,20 +14,16 @@ from supervision import escrow
 from supervision.escrow import confirm_consumption, record_attendance
 from supervision.models.escrow import Consumption, Enrollment, Instruction, Refund
 
-from .escrow_support import World, now, party, world
-from .factories import Factory
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from .support.escrow_world import World, now, world
+from .support.factories import Factory
+from .support.parties import party
+from .support.servers import free_port
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # Nobody listens there: the trustee is down (connection refused).
-    return {"TRUSTEE_API_URL": f"http://127.0.0.1:{_closed_port()}", "TRUSTEE_RETRIES": 0,
+    return {"TRUSTEE_API_URL": f"http://127.0.0.1:{free_port()}", "TRUSTEE_RETRIES": 0,
             "TRUSTEE_TIMEOUT_SECONDS": 1.0}
 
 

@@ -13,8 +13,8 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .escrow_support import BUCKETS, World, now, world
-from .factories import Factory
+from .support.escrow_world import BUCKETS, World, now, world
+from .support.factories import Factory
 
 
 @pytest.fixture

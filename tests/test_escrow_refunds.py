@@ -23,8 +23,9 @@ from supervision.escrow.instructions import create_release_run
 from supervision.models import Flag
 from supervision.models.escrow import Enrollment, Instruction, Refund
 
-from .escrow_support import World, buckets, entries_of, now, party, world
-from .factories import Factory
+from .support.escrow_world import World, buckets, entries_of, now, world
+from .support.factories import Factory
+from .support.parties import party
 
 
 @pytest.fixture

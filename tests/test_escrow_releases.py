@@ -21,8 +21,9 @@ from supervision.escrow import (
 )
 from supervision.models.escrow import Enrollment, Instruction, LedgerHold
 
-from .escrow_support import World, entries_of, now, party, world
-from .factories import Factory
+from .support.escrow_world import World, entries_of, now, world
+from .support.factories import Factory
+from .support.parties import party
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from supervision.escrow import apply_deposit, custody_balance
 from supervision.models import Flag
 from supervision.models.escrow import Deposit, Enrollment, LedgerEntry
 
-from .escrow_support import BUCKETS, World, now, party, world
-from .factories import Factory
+from .support.escrow_world import BUCKETS, World, now, world
+from .support.factories import Factory
+from .support.parties import party
 
 
 @pytest.fixture

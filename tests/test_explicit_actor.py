@@ -23,7 +23,7 @@ from supervision import compliance, escrow, registry
 from supervision.access.scope import SYSTEM
 from supervision.errors import Forbidden
 
-from .factories import Factory
+from .support.factories import Factory
 
 
 def _modules(package: ModuleType) -> Iterator[ModuleType]:

@@ -46,9 +46,11 @@ from supervision.models.base import utcnow
 from supervision.models.escrow import Instruction, LedgerHold
 from supervision.models.trustee import InstructionDelivery
 
-from .factories import Factory
-from .test_reliability_support import RecordingTrustee, executed_event, money_problems
-from .test_trustee_support import SECRET, enrollment, free_port, fresh_database_url, pay
+from .support.databases import fresh_database
+from .support.factories import Factory
+from .support.money_checks import money_problems
+from .support.servers import free_port
+from .support.trustee import SECRET, RecordingTrustee, enrollment, paid_report, pay
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 HOURS = 2
@@ -60,7 +62,8 @@ def live_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if make_url(database_url).get_backend_name() != "postgresql":
         pytest.skip("killing a server mid-transaction is about PostgreSQL, production's "
                     "database (a fresh one per test, from SUPERVISION_TEST_DATABASE_URL)")
-    yield from fresh_database_url(database_url, tmp_path)
+    with fresh_database(database_url, tmp_path) as url:
+        yield url
 
 
 @dataclass
@@ -179,7 +182,7 @@ class Server:
     def call_back(self, trustee: RecordingTrustee) -> None:
         """The trustee reports every payment it made, each report delivered twice."""
         for key in list(trustee.executed):
-            body = json.dumps(executed_event(key, f"TX-PAID-{key}")).encode()
+            body = json.dumps(paid_report(key)).encode()
             outcomes = []
             for _ in range(2):
                 resp = requests.post(f"{self.base}/trustee/events", data=body, timeout=30,

@@ -28,10 +28,11 @@ from supervision.models.escrow import Instruction
 from supervision.scheduler import SHANGHAI, run_job
 from supervision.workers.trustee import deliver_pending
 
-from .escrow_support import World, world
-from .factories import Factory
-from .test_reliability_support import RecordingTrustee, executed_event, money_problems
-from .test_trustee_support import SECRET, free_port, signed_post
+from .support.escrow_world import World, world
+from .support.factories import Factory
+from .support.money_checks import money_problems
+from .support.servers import free_port
+from .support.trustee import SECRET, RecordingTrustee, paid_report, signed_post
 
 TIMEOUT = 0.5
 HANG = 1.5  # longer than TIMEOUT: the caller gives up first
@@ -93,7 +94,7 @@ def retry_job(app: Flask, minute: int) -> str:
 def call_back(client: FlaskClient, trustee: RecordingTrustee) -> None:
     """The trustee reports each payment it made; its callbacks arrive twice."""
     for key in list(trustee.executed):
-        event = executed_event(key, f"TX-PAID-{key}")
+        event = paid_report(key)
         first, again = signed_post(client, event), signed_post(client, event)
         assert first.status_code == again.status_code == 200
         assert first.json["outcome"] == "executed" and again.json["outcome"] == "duplicate"

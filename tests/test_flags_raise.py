@@ -16,8 +16,8 @@ from supervision.compliance.flags import raise_flag
 from supervision.db import transaction
 from supervision.models import AuditLog, Base, Flag, FlagEvent, OutboxMessage
 
-from .factories import Factory
-from .test_scheduler import fresh_database
+from .support.databases import fresh_database
+from .support.factories import Factory
 
 T0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
 

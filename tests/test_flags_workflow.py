@@ -18,7 +18,7 @@ from supervision.compliance.flags import raise_flag
 from supervision.compliance.workflow import STATUSES, TRANSITIONS
 from supervision.models import AuditLog, Flag, FlagEvent, Institution, OutboxMessage
 
-from .factories import Factory
+from .support.factories import Factory
 
 FUTURE = (clock.today() + dt.timedelta(days=30)).isoformat()
 EXPECTED = {  # API.md §5, written out again so the table in the code is checked, not copied

@@ -13,8 +13,9 @@ from supervision import registry
 from supervision.errors import Conflict, Invalid, NotFound
 from supervision.models import AuditLog, Flag, Institution, Venue
 
-from .factories import Factory
-from .registry_support import acting_as, audit_count, count, institution_body, new_uscc
+from .support.factories import Factory
+from .support.parties import acting_as
+from .support.registry_bodies import audit_count, count, institution_body, new_uscc
 
 API = "/api/v1"
 

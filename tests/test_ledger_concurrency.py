@@ -20,19 +20,18 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from supervision import clock, create_app
+from supervision import clock
 from supervision.access.principals import create_principal
 from supervision.access.scope import SYSTEM
-from supervision.db import transaction
 from supervision.escrow import apply_deposit, ledger, verify_ledger
-from supervision.models import Base
 from supervision.models.escrow import Consumption, Enrollment, LedgerEntry, LedgerHold, Refund
 
-from .factories import Factory
+from .support.databases import fresh_database, live_app, unit
+from .support.factories import Factory
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 WORKERS = 16
@@ -44,26 +43,9 @@ def live(database_url: str) -> Iterator[Flask]:
     url = make_url(database_url)
     if url.get_backend_name() != "postgresql":
         pytest.skip("a concurrency property: PostgreSQL only (SQLite serialises writers)")
-    name = f"sv_b1_race_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    app = create_app({"DATABASE_URL": url.set(database=name).render_as_string(
-        hide_password=False), "TESTING": True, "DB_POOL_SIZE": WORKERS + 4,
-        "TRUSTEE_API_URL": ""})
-    Base.metadata.create_all(app.extensions["supervision.engine"])
-    try:
+    with fresh_database(database_url) as url, \
+            live_app(url, DB_POOL_SIZE=WORKERS + 4, TRUSTEE_API_URL="") as app:
         yield app
-    finally:
-        app.extensions["supervision.engine"].dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def unit(app: Flask) -> Any:
-    return transaction(app.extensions["supervision.sessionmaker"],
-                       settings=app.config["SUPERVISION"], actor=SYSTEM)
 
 
 class Scene:

@@ -13,8 +13,8 @@ from supervision.escrow import ledger, verify_ledger
 from supervision.escrow.ledger import Insufficient, Move, NewHold, Post
 from supervision.models.escrow import LedgerAccount, LedgerEntry, LedgerHold
 
-from .escrow_support import World, world
-from .factories import Factory
+from .support.escrow_world import World, world
+from .support.factories import Factory
 
 
 @pytest.fixture

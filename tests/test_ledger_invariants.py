@@ -57,8 +57,8 @@ from supervision.escrow import (
 )
 from supervision.models.escrow import Consumption, Enrollment, Instruction, LedgerHold, Refund
 
-from .escrow_support import party
-from .factories import Factory
+from .support.factories import Factory
+from .support.parties import party
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 NOW = clock.local_now().replace(microsecond=0)

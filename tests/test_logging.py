@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,14 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from supervision.config import PROJECT_DIR
-from supervision.db import make_engine
 from supervision.identifiers import fake_id_number
-from supervision.models import Base
 from supervision.web.observability import JsonFormatter, configure_logging, scrub
 
-from .factories import Factory
-from .test_trustee_support import free_port
+from .support.databases import create_schema
+from .support.factories import Factory
+from .support.servers import prod_server
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -186,32 +181,13 @@ def test_gunicorn_writes_one_json_access_line_per_request_and_nothing_else_per_r
         tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")
     url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    port = free_port()
-    env = {**os.environ, "SUPERVISION_DATABASE_URL": url, "SUPERVISION_BIND": f"127.0.0.1:{port}",
-           "SUPERVISION_WEB_CONCURRENCY": "1"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["bash", "scripts/serve-prod"], cwd=PROJECT_DIR, env=env,
-                                stdout=out, stderr=out, start_new_session=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                requests.get(f"{base}/api/v1/openapi.json", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
+    create_schema(url)
+    with prod_server(url, tmp_path, SUPERVISION_WEB_CONCURRENCY="1") as server:
+        log, base = server.log, server.base
         started = len(log.read_text().splitlines())
         assert requests.get(f"{base}/api/v1/openapi.json", timeout=10).status_code == 200
         assert requests.get(f"{base}/no/such/page", timeout=10).status_code == 404
         time.sleep(0.5)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
     text = "\n".join(log.read_text().splitlines()[started:])
     assert "\x1b[" not in text and "\\u001b[" not in text
     during = [line for line in json_lines(text) if "request_id" in line or "GET" in line["message"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +10,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from supervision.config import PROJECT_DIR
+
+from .support.databases import fresh_database
 
 
 def alembic_config(url: str) -> Config:
@@ -25,20 +25,8 @@ def alembic_config(url: str) -> Config:
 
 @pytest.fixture
 def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
-        return
-    name = f"sv_migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(database_url, tmp_path) as url:
+        yield url
 
 
 def test_the_migrations_have_exactly_one_head() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import threading
 from typing import Any
 
@@ -21,8 +20,9 @@ from supervision.db import transaction
 from supervision.models import Base, OutboxMessage
 from supervision.workers import outbox
 
-from .settings_support import changed
-from .test_scheduler import fresh_database
+from .support.databases import fresh_database
+from .support.servers import free_port
+from .support.settings import changed
 
 SECRET = "notify-test-secret"
 T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
@@ -53,12 +53,6 @@ def state(db: Session) -> list[tuple[int, bool, str | None, dt.datetime]]:
     db.expire_all()
     return [(m.attempts, m.delivered_at is not None, m.last_error, m.next_attempt_at)
             for m in db.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_each_due_message_is_posted_once_signed_and_marked(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from supervision.api.trustee import load_event
 from supervision.models import Course, Institution, Teacher
 
-from .factories import Factory
+from .support.factories import Factory
 
 METHODS = ("get", "post", "put", "patch", "delete")
 # flask-smorest's own schema of the pagination header: no operation refers to it (our

@@ -14,7 +14,7 @@ from supervision import create_app
 from supervision.models import Flag
 from supervision.notify import enqueue
 
-from .factories import Factory
+from .support.factories import Factory
 
 UNREACHABLE_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
 

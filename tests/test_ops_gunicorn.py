@@ -7,10 +7,7 @@ import json
 import os
 import runpy
 import signal
-import socket
 import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,86 +15,29 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from supervision import create_app
-from supervision.db import make_engine
-from supervision.models import Base
+from supervision.config import PROJECT_DIR
+
+from .support.databases import fresh_database
+from .support.servers import prod_server
 
 pytest.importorskip("gunicorn")
-PROJECT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.other_processes]
 
 
 @pytest.fixture
-def fresh_database(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database of its own, with the schema: the server commits for real."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        engine.dispose()
-        yield url
-        return
-    name = f"sv_serve_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(database_url).set(database="postgres"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def server(fresh_database: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    port = free_port()
+def server(database_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """scripts/serve-prod with two workers on a database of its own (the server commits for
+    real), with multiprocess metrics."""
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERVISION_")}
-    env.update(SUPERVISION_DATABASE_URL=fresh_database, SUPERVISION_BIND=f"127.0.0.1:{port}",
-               SUPERVISION_WEB_CONCURRENCY="2", SUPERVISION_WEB_THREADS="2",
-               PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
-    log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(["bash", str(PROJECT / "scripts" / "serve-prod")], cwd=PROJECT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, base, log_path)
-        yield {"base": base, "proc": proc, "log": log_path, "metrics_dir": metrics_dir}
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 30  # a loaded CI machine boots workers slowly
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:  # refused, or queued until a worker has booted
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"gunicorn not ready in 30 s:\n{log_path.read_text()[-3000:]}")
+    with fresh_database(database_url, tmp_path, schema=True) as url, \
+            prod_server(url, tmp_path, SUPERVISION_WEB_CONCURRENCY="2",
+                        SUPERVISION_WEB_THREADS="2",
+                        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as served:
+        yield {"base": served.base, "proc": served.proc, "log": served.log,
+               "metrics_dir": metrics_dir}
 
 
 def log_lines(path: Path) -> list[dict[str, Any]]:
@@ -166,7 +106,7 @@ def load_gunicorn_conf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(PROJECT / "gunicorn.conf.py"))
+    return runpy.run_path(str(PROJECT_DIR / "gunicorn.conf.py"))
 
 
 def test_gunicorn_conf_takes_its_settings_from_supervision_variables(
@@ -200,7 +140,7 @@ def test_post_fork_drops_an_inherited_pool_without_closing_the_parents_connectio
 
 def test_serve_prod_refuses_to_start_without_a_database_url() -> None:
     env = {k: v for k, v in os.environ.items() if k != "SUPERVISION_DATABASE_URL"}
-    done = subprocess.run(["bash", str(PROJECT / "scripts" / "serve-prod")], env=env,
+    done = subprocess.run(["bash", str(PROJECT_DIR / "scripts" / "serve-prod")], env=env,
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "SUPERVISION_DATABASE_URL" in done.stderr

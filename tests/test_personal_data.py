@@ -19,8 +19,8 @@ from werkzeug.test import TestResponse
 
 from supervision.models import AuditLog
 
-from .factories import Factory
-from .registry_support import new_id_number, teacher_body
+from .support.factories import Factory
+from .support.registry_bodies import new_id_number, teacher_body
 
 API = "/api/v1"
 

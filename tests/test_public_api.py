@@ -15,8 +15,9 @@ from supervision import clock
 from supervision.identifiers import hash_id_number, mask_id_number
 from supervision.models import Complaint, Flag, FlagEvent, Institution, Review, Tip
 
-from .escrow_support import World, party, world
-from .factories import Factory
+from .support.escrow_world import World, world
+from .support.factories import Factory
+from .support.parties import party
 
 URL = "/api/v1/public/institutions"
 

@@ -29,10 +29,11 @@ from supervision.compliance.flags import raise_flag
 from supervision.compliance.workflow import apply_action
 from supervision.identifiers import fake_id_number, fake_uscc
 
-from .escrow_support import Party, World, now, party, world
-from .factories import Factory
-from .test_reliability_support import money_problems, row_counts
-from .test_trustee_support import EVENTS, SECRET
+from .support.escrow_world import World, now, world
+from .support.factories import Factory
+from .support.money_checks import money_problems, row_counts
+from .support.parties import Party, party
+from .support.trustee import EVENTS, SECRET
 
 TEN_MB = 10 * 1024 * 1024
 HUGE = 10**30

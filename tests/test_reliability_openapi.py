@@ -5,11 +5,7 @@ gunicorn's own refusals (a request line too long) come in that body too."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +14,10 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from supervision.config import PROJECT_DIR
-from supervision.db import make_engine
-from supervision.models import Base
-
-from .escrow_support import world
-from .factories import Factory
-from .test_trustee_support import free_port
+from .support.databases import create_schema
+from .support.escrow_world import world
+from .support.factories import Factory
+from .support.servers import prod_server
 
 METHODS = ("get", "post", "put", "patch", "delete")
 TYPES = {"integer": int, "string": str, "object": dict}
@@ -126,25 +119,9 @@ def test_gunicorn_refuses_a_request_line_over_8190_bytes_with_the_error_body(
         tmp_path: Path) -> None:
     pytest.importorskip("gunicorn")
     url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    port = free_port()
-    env = {**os.environ, "SUPERVISION_DATABASE_URL": url, "SUPERVISION_BIND": f"127.0.0.1:{port}",
-           "SUPERVISION_WEB_CONCURRENCY": "1"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["bash", "scripts/serve-prod"], cwd=PROJECT_DIR, env=env,
-                                stdout=out, stderr=out, start_new_session=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+    create_schema(url)
+    with prod_server(url, tmp_path, SUPERVISION_WEB_CONCURRENCY="1") as server:
+        base = server.base
         # Past gunicorn's default (4094) but within ours: the app answers (401, no token).
         passed = requests.get(f"{base}/api/v1/flags?q={'x' * 6000}", timeout=10)
         assert passed.status_code == 401, passed.text[:200]
@@ -153,6 +130,3 @@ def test_gunicorn_refuses_a_request_line_over_8190_bytes_with_the_error_body(
         assert refused.headers["Content-Type"] == "application/json"
         body = refused.json()
         assert body["code"] == 414 and body["errors"] == {} and body["message"]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)

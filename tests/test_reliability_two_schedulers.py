@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -35,18 +34,12 @@ from supervision.escrow import confirm_consumption, record_attendance, request_r
 from supervision.models import Base, Course, JobClaim
 from supervision.models.escrow import Consumption, Instruction, LedgerHold, Refund
 
-from .factories import Factory
-from .test_reliability_support import RecordingTrustee, executed_event, money_problems
-from .test_trustee_support import (
-    SECRET,
-    acting,
-    enrollment,
-    free_port,
-    fresh_database_url,
-    live_app,
-    pay,
-    signed_post,
-)
+from .support.databases import fresh_database, live_app
+from .support.factories import Factory
+from .support.money_checks import money_problems
+from .support.parties import acting
+from .support.servers import SCHEDULER_WORKER, free_port
+from .support.trustee import SECRET, RecordingTrustee, enrollment, paid_report, pay, signed_post
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 RECORDED = dt.datetime(2026, 12, 1, 20, 0, tzinfo=SHANGHAI)
@@ -55,28 +48,14 @@ JOBS = ["escrow.auto_confirm", "escrow.refund_auto_approve", "escrow.release_run
         "escrow.instruction_retry"]
 PROCESSES = 3
 
-_WORKER = textwrap.dedent("""
-    import datetime as dt, json, sys, time
-    from supervision import create_app
-    from supervision.scheduler import run_job
-    start, now, jobs = float(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]), sys.argv[3:]
-    app = create_app()
-    app.extensions["supervision.engine"].connect().close()  # connect before the start line
-    time.sleep(max(0.0, start - time.time()))
-    ran = []
-    for _ in range(2):
-        for job in jobs:
-            ran.append([job, run_job(app, job, now).ran])
-    print(json.dumps(ran))
-""")
-
 
 @pytest.fixture
 def live_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if make_url(database_url).get_backend_name() != "postgresql":
         pytest.skip("processes racing for a job is a PostgreSQL property (advisory locks and "
                     "claim rows under real concurrency); SQLite serialises every writer")
-    yield from fresh_database_url(database_url, tmp_path)
+    with fresh_database(database_url, tmp_path) as url:
+        yield url
 
 
 def arrange(url: str) -> int:
@@ -126,8 +105,8 @@ def test_three_scheduler_processes_at_once_run_each_money_job_once_and_pay_each_
                "SUPERVISION_TRUSTEE_API_URL": f"http://127.0.0.1:{server.port}",
                "SUPERVISION_LOG_LEVEL": "WARNING"}
         start = time.time() + 4
-        procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(start), NOW.isoformat(),
-                                   *JOBS], env=env, stdout=subprocess.PIPE,
+        procs = [subprocess.Popen([sys.executable, "-c", SCHEDULER_WORKER, str(start),
+                                   NOW.isoformat(), *JOBS], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
                  for _ in range(PROCESSES)]
         outputs = [p.communicate(timeout=180) for p in procs]
@@ -167,7 +146,7 @@ def test_three_scheduler_processes_at_once_run_each_money_job_once_and_pay_each_
 
         client = app.test_client()
         for key in list(recorder.executed):
-            resp = signed_post(client, executed_event(key, f"TX-PAID-{key}"))
+            resp = signed_post(client, paid_report(key))
             assert resp.status_code == 200 and resp.json["outcome"] == "executed"
         with transaction(factory, settings=app.config["SUPERVISION"], actor=SYSTEM) as s:
             assert money_problems(s) == []

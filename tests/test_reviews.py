@@ -12,9 +12,10 @@ from supervision.complaints import submit_review
 from supervision.errors import Forbidden
 from supervision.models import Review
 
-from .complaints_support import counts, error_of
-from .escrow_support import World, party, world
-from .factories import Factory
+from .support.complaints import counts, error_of
+from .support.escrow_world import World, world
+from .support.factories import Factory
+from .support.parties import party
 
 
 @pytest.fixture

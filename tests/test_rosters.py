@@ -12,8 +12,9 @@ from supervision.errors import Invalid
 from supervision.identifiers import hash_id_number
 from supervision.models import RosterEntry
 
-from .factories import Factory
-from .registry_support import acting_as, audit_count, count, new_id_number
+from .support.factories import Factory
+from .support.parties import acting_as
+from .support.registry_bodies import audit_count, count, new_id_number
 
 API = "/api/v1"
 

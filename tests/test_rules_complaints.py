@@ -17,9 +17,9 @@ from supervision.complaints import close_complaint, respond_to_complaint
 from supervision.compliance.runs import run_compliance
 from supervision.models import Flag
 
-from .complaints_support import THURSDAY, Town, complaint, town
-from .factories import Factory
-from .test_rules_support import run
+from .support.complaints import THURSDAY, Town, complaint, town
+from .support.factories import Factory
+from .support.rules import run
 
 
 def day(month: int, d: int, hour: int = 9) -> dt.datetime:

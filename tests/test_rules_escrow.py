@@ -24,9 +24,9 @@ from supervision.escrow import (
 from supervision.models import Course
 from supervision.models.escrow import Enrollment, Refund
 
-from .factories import Factory
-from .settings_support import with_policy
-from .test_rules_support import World, at, only, run, subjects, world
+from .support.factories import Factory
+from .support.rules import World, at, only, run, subjects, world
+from .support.settings import with_policy
 
 _n = itertools.count(1)
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from supervision.identifiers import fake_uscc
 
-from .factories import Factory
-from .test_rules_support import AS_OF, at, only, run, subjects, world
+from .support.factories import Factory
+from .support.rules import AS_OF, at, only, run, subjects, world
 
 RNG = random.Random(7)
 

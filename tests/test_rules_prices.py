@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from supervision.compliance.rules.prices import price_ceiling
 
-from .factories import Factory
-from .settings_support import with_policy
-from .test_rules_support import only, run, subjects, world
+from .support.factories import Factory
+from .support.rules import only, run, subjects, world
+from .support.settings import with_policy
 
 
 def _prices(db: Session) -> dict:  # type: ignore[type-arg]

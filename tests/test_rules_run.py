@@ -13,8 +13,8 @@ from supervision.access.scope import SYSTEM
 from supervision.compliance.runs import run_compliance
 from supervision.models import Flag
 
-from .factories import Factory
-from .test_rules_support import AS_OF, at, world
+from .support.factories import Factory
+from .support.rules import AS_OF, at, world
 
 
 def _flags(db: Session) -> dict[tuple[str, str, str], Flag]:

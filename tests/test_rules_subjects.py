@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from .factories import Factory
-from .settings_support import with_policy
-from .test_rules_support import only, run, subjects, world
+from .support.factories import Factory
+from .support.rules import only, run, subjects, world
+from .support.settings import with_policy
 
 
 def test_a_non_subject_course_teaching_math_is_a_high_disguised_subject(db: Session,

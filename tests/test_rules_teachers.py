@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from supervision.identifiers import fake_cert_no, hash_id_number
 from supervision.models import RosterEntry
 
-from .factories import Factory
-from .test_rules_support import at, only, run, subjects, world
+from .support.factories import Factory
+from .support.rules import at, only, run, subjects, world
 
 RNG = random.Random(6)
 

@@ -11,9 +11,9 @@ from supervision import calendar
 from supervision.access.scope import SYSTEM
 from supervision.compliance.model import Window
 
-from .factories import Factory
-from .settings_support import with_policy
-from .test_rules_support import at, only, run, subjects, world
+from .support.factories import Factory
+from .support.rules import at, only, run, subjects, world
+from .support.settings import with_policy
 
 NATIONAL_DAY_AS_OF = at(2026, 9, 28, 9)  # window 09-21 .. 10-28: National Day, 10-10 調休
 SUMMER_AS_OF = at(2026, 7, 10, 9)  # 2025-2026 summer vacation from 07-04

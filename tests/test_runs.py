@@ -16,7 +16,7 @@ from supervision.compliance.flags import raise_flag
 from supervision.compliance.model import Finding, Window
 from supervision.models import AuditLog, Flag, FlagEvent, OutboxMessage
 
-from .factories import SHANGHAI, Factory
+from .support.factories import SHANGHAI, Factory
 
 AS_OF = dt.datetime(2026, 12, 2, 9, 0, tzinfo=SHANGHAI)
 

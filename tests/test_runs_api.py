@@ -16,7 +16,7 @@ from supervision.compliance import runs
 from supervision.compliance.model import Finding
 from supervision.models import Flag
 
-from .factories import SHANGHAI, Factory
+from .support.factories import SHANGHAI, Factory
 
 AS_OF = dt.datetime(2026, 12, 2, 9, 0, tzinfo=SHANGHAI)
 

@@ -7,18 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
 from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from supervision import calendar, escrow, scheduler
@@ -29,27 +24,12 @@ from supervision.models import Base, ComplianceRun, Flag, JobClaim, OutboxMessag
 from supervision.notify import enqueue
 from supervision.workers import statements, trustee
 
-from .factories import SHANGHAI
-from .settings_support import changed
+from .support.databases import fresh_database
+from .support.factories import SHANGHAI
+from .support.servers import SCHEDULER_WORKER
+from .support.settings import changed
 
 NIGHT = dt.datetime(2026, 11, 20, 2, 0, 5, tzinfo=SHANGHAI)
-
-
-@contextmanager
-def fresh_database(base_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database beside the test one, for real commits from several
-    threads or processes; dropped afterwards."""
-    url = make_url(base_url)
-    name = f"{url.database}_c1_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def claims(db: Session, job_id: str | None = None) -> list[JobClaim]:
@@ -273,22 +253,6 @@ def test_the_command_lists_and_runs_jobs(app: Flask, runner: Any,
     assert runner.invoke(args=["scheduler", "--run", "nope"]).exit_code != 0
 
 
-_WORKER = textwrap.dedent("""
-    import datetime as dt, json, sys, time
-    from supervision import create_app
-    from supervision.scheduler import run_job
-    start, now, jobs = float(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]), sys.argv[3:]
-    app = create_app()
-    app.extensions["supervision.engine"].connect().close()  # connect before the start line
-    time.sleep(max(0.0, start - time.time()))
-    ran = []
-    for _ in range(2):
-        for job in jobs:
-            ran.append([job, run_job(app, job, now).ran])
-    print(json.dumps(ran))
-""")
-
-
 @pytest.mark.postgres
 @pytest.mark.other_processes
 def test_two_scheduler_processes_started_together_run_each_job_once(
@@ -310,7 +274,7 @@ def test_two_scheduler_processes_started_together_run_each_job_once(
                "SUPERVISION_NOTIFY_URL": httpserver.url_for("/hook"),
                "SUPERVISION_NOTIFY_SECRET": "s3cret"}
         start = time.time() + 4
-        procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(start),
+        procs = [subprocess.Popen([sys.executable, "-c", SCHEDULER_WORKER, str(start),
                                    NIGHT.isoformat(), *jobs], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
         outputs = [p.communicate(timeout=120) for p in procs]

@@ -10,15 +10,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from .factories import Factory
-from .registry_support import (
+from .support.factories import Factory
+from .support.registry_bodies import (
     course_body,
     institution_body,
     new_id_number,
     session_items,
     teacher_body,
 )
-from .scoping import (
+from .support.scoping_matrix import (
     DISTRICT_B,
     INTRUDERS,
     Endpoint,

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from supervision import create_app
 from supervision.web.security import PAGE_CSP, content_security_policy
 
-from .factories import Factory
+from .support.factories import Factory
 
 ERROR_BODY_KEYS = {"code", "status", "message", "errors"}
 

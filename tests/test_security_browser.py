@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
+
+from .support.servers import served as serve_in_thread
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(name)), None)
@@ -20,12 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.other_processes,
 
 @pytest.fixture
 def served(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def render(url: str, profile: Path) -> tuple[str, str]:

@@ -19,9 +19,9 @@ from supervision.db import transaction
 from supervision.models import Base
 from supervision.web.security import TRUSTEE_EVENTS_PATH
 
-from .factories import Factory
-from .test_console_support import csrf_of
-from .test_reliability_support import row_counts
+from .support.console import csrf_of
+from .support.factories import Factory
+from .support.money_checks import row_counts
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # Keys are principal ids, which a test database reuses from run to run (and SQLite after each

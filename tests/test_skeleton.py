@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from .factories import Factory
+from .support.factories import Factory
 
 
 def test_me_tells_a_district_regulator_its_role_and_district(client: FlaskClient,

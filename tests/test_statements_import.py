@@ -16,15 +16,9 @@ from supervision.models import Flag, Institution
 from supervision.models.escrow import Enrollment
 from supervision.models.trustee import Statement, StatementLine
 
-from .factories import Factory
-from .test_trustee_support import (
-    acting,
-    deposit_event,
-    enrollment,
-    executed_event,
-    pay,
-    release_instruction,
-)
+from .support.factories import Factory
+from .support.parties import acting
+from .support.trustee import deposit_event, enrollment, executed_event, pay, release_instruction
 
 URL = "/api/v1/escrow/statements"
 

@@ -22,9 +22,10 @@ from supervision.models import Flag, Institution
 from supervision.models.trustee import Statement
 from supervision.workers.statements import pull_statements
 
-from .factories import Factory
-from .settings_support import changed
-from .test_trustee_support import SECRET, enrollment, free_port, pay
+from .support.factories import Factory
+from .support.servers import free_port
+from .support.settings import changed
+from .support.trustee import SECRET, enrollment, pay
 
 DAY = dt.date(2026, 12, 1)
 

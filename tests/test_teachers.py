@@ -11,15 +11,9 @@ from supervision.errors import Invalid, NotFound
 from supervision.identifiers import hash_id_number, mask_id_number
 from supervision.models import Teacher
 
-from .factories import Factory
-from .registry_support import (
-    acting_as,
-    audit_count,
-    count,
-    new_cert_no,
-    new_id_number,
-    teacher_body,
-)
+from .support.factories import Factory
+from .support.parties import acting_as
+from .support.registry_bodies import audit_count, count, new_cert_no, new_id_number, teacher_body
 
 API = "/api/v1"
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from supervision.models import AuditLog, Tip
 
-from .complaints_support import DISTRICT_A, DISTRICT_B, Town, counts, error_of, town
-from .factories import Factory
+from .support.complaints import DISTRICT_A, DISTRICT_B, Town, counts, error_of, town
+from .support.factories import Factory
 
 PUBLIC = "/api/v1/public/tips"
 CONTACT = "13912345678"

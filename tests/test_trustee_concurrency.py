@@ -21,23 +21,17 @@ from supervision.models.escrow import Deposit, Enrollment, Instruction
 from supervision.models.trustee import TrusteeEvent
 from supervision.workers import trustee
 
-from .factories import Factory
-from .test_trustee_support import (
-    deposit_event,
-    enrollment,
-    entries_with_txn,
-    fresh_database_url,
-    live_app,
-    signed_post,
-    unit,
-)
+from .support.databases import fresh_database, live_app, unit
+from .support.factories import Factory
+from .support.trustee import deposit_event, enrollment, entries_with_txn, signed_post
 
 WORKERS = 100
 
 
 @pytest.fixture
 def live_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url(database_url, tmp_path)
+    with fresh_database(database_url, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

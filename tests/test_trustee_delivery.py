@@ -23,9 +23,10 @@ from supervision.models.escrow import Instruction
 from supervision.models.trustee import InstructionDelivery
 from supervision.workers import trustee
 
-from .factories import Factory
-from .settings_support import changed
-from .test_trustee_support import SECRET, free_port
+from .support.factories import Factory
+from .support.servers import free_port
+from .support.settings import changed
+from .support.trustee import SECRET
 
 
 @pytest.fixture

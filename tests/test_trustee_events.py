@@ -17,10 +17,10 @@ from supervision.models import Flag
 from supervision.models.escrow import Deposit, Instruction, LedgerEntry
 from supervision.models.trustee import TrusteeEvent
 
-from .factories import Factory
-from .test_trustee_support import (
+from .support.factories import Factory
+from .support.parties import acting
+from .support.trustee import (
     EVENTS,
-    acting,
     deposit_event,
     enrollment,
     entries_with_txn,

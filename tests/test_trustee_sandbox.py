@@ -26,18 +26,11 @@ from supervision.models.trustee import Statement
 from supervision.workers.statements import pull_statements
 from supervision.workers.trustee import deliver_instructions, deliver_pending
 
-from .factories import Factory
-from .settings_support import changed
-from .test_trustee_support import (
-    SECRET,
-    enrollment,
-    free_port,
-    fresh_database_url,
-    live_app,
-    served,
-    unit,
-    wait_for,
-)
+from .support.databases import fresh_database, live_app, unit
+from .support.factories import Factory
+from .support.servers import free_port, served, wait_for
+from .support.settings import changed
+from .support.trustee import SECRET, enrollment
 
 
 @pytest.fixture
@@ -147,7 +140,8 @@ def test_the_cli_command_is_registered_with_its_options(runner: FlaskCliRunner) 
 
 @pytest.fixture
 def live_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    yield from fresh_database_url(database_url, tmp_path)
+    with fresh_database(database_url, tmp_path) as url:
+        yield url
 
 
 def test_the_whole_money_cycle_runs_against_the_sandbox(live_url: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,11 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from supervision.access.scope import SYSTEM
+from supervision.config import PROJECT_DIR
 from supervision.models import OutboxMessage
 from supervision.notify import enqueue
 from supervision.unit_of_work import unit_of_work
 
-PACKAGE = Path(__file__).resolve().parent.parent / "supervision"
+PACKAGE = PROJECT_DIR / "supervision"
 UNIT_OF_WORK = PACKAGE / "unit_of_work.py"
 
 

@@ -7,17 +7,12 @@ fingerprint of every table, to prove a refused request wrote nothing at all.
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug import Request, Response
 
-from supervision import outbound
 from supervision.access.scope import SYSTEM
 from supervision.escrow import escrow_status, trial_balance, verify_ledger
 from supervision.models import Base
@@ -101,87 +96,3 @@ def _holds_match_their_owners(session: Session) -> list[str]:
     if dict(by_instruction) != undecided:
         problems.append(f"instruction holds {dict(by_instruction)} != undecided {undecided}")
     return problems
-
-
-# --- a trustee that keeps its promise --------------------------------------------------------
-
-class RecordingTrustee:
-    """The trustee side of POST {url}/instructions, for pytest-httpserver.
-
-    Like a real custodian it executes each Idempotency-Key once however often it arrives,
-    and it records everything it was sent, so a test can tell what our side did: every try
-    (`received`), every body per key (`bodies`: a retry must repeat the first exactly) and
-    every payment made (`executed`). `mode` says how it answers:
-      ok           202 at once
-      accept       202 without paying yet (it will report back, say a failure)
-      fail_before  500 without executing (down in a way that still answers)
-      fail_after   executes, then 500 (it did the work but says it failed)
-      hang_before  waits `delay` s before executing (the caller times out first)
-      hang_after   executes, then waits `delay` s before 202 (the answer is lost)
-    """
-
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
-        self.mode = "ok"
-        self.delay = 0.0
-        self.lock = threading.Lock()
-        self.received: list[str] = []
-        self.bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.executed: dict[str, dict[str, Any]] = {}
-        self.unsigned = 0
-
-    def handler(self, request: Request) -> Response:
-        raw = request.get_data()
-        if not outbound.verify(self.secret, request.headers.get("X-Supervision-Timestamp"),
-                               request.headers.get("X-Supervision-Signature"), raw,
-                               window_seconds=300):
-            with self.lock:
-                self.unsigned += 1
-            return Response('{"error": "bad signature"}', status=401,
-                            content_type="application/json")
-        key = request.headers.get("Idempotency-Key", "")
-        body = json.loads(raw)
-        with self.lock:
-            self.received.append(key)
-            self.bodies[key].append(body)
-            mode, delay = self.mode, self.delay
-        if mode == "fail_before":
-            return Response('{"error": "busy"}', status=500, content_type="application/json")
-        if mode == "hang_before":
-            time.sleep(delay)
-            return Response(status=503)
-        if mode == "accept":
-            return Response(status=202)
-        with self.lock:
-            self.executed.setdefault(key, body)
-        if mode == "fail_after":
-            return Response('{"error": "oops"}', status=500, content_type="application/json")
-        if mode == "hang_after":
-            time.sleep(delay)
-        return Response(json.dumps({"status": "accepted", "instruction_id": key}), status=202,
-                        content_type="application/json")
-
-    def executed_fen(self) -> int:
-        with self.lock:
-            return sum(int(b["amount_fen"]) for b in self.executed.values())
-
-    def promise_problems(self) -> list[str]:
-        """What our side did that a trustee could not make safe: a key whose retries differ
-        from its first body, a key that is not the instruction id it carries, one
-        instruction id under two keys."""
-        problems = []
-        with self.lock:
-            if self.unsigned:
-                problems.append(f"{self.unsigned} unsigned request(s)")
-            for key, bodies in self.bodies.items():
-                if any(b != bodies[0] for b in bodies):
-                    problems.append(f"key {key}: the retries changed the body: {bodies}")
-                if str(bodies[0]["instruction_id"]) != key:
-                    problems.append(f"key {key} carries instruction {bodies[0]['instruction_id']}")
-        return problems
-
-
-def executed_event(instruction_id: int | str, txn: str) -> dict[str, Any]:
-    return {"event_id": f"evt-exec-{instruction_id}-{txn}", "type": "instruction.executed",
-            "instruction_id": int(instruction_id), "trustee_txn_id": txn,
-            "executed_at": "2026-12-03T10:00:00+08:00"}

@@ -14,8 +14,8 @@ from supervision.clock import SHANGHAI
 from supervision.complaints import submit_complaint
 from supervision.models import AuditLog, Complaint, ComplaintResponse, Institution, Review, Tip
 
-from .escrow_support import Party, party
 from .factories import Factory
+from .parties import Party, party
 
 DISTRICT_A, DISTRICT_B = "320213", "320282"
 # A Thursday with no holiday near it: tests never depend on today's date.

@@ -36,6 +36,7 @@ from supervision.access.principals import create_principal
 from supervision.models import AuditLog, Institution
 
 from .factories import SHANGHAI, Factory
+from .parties import bearer
 
 DISTRICT_A, DISTRICT_B = "320213", "320282"
 INTRUDERS = ("regulator_a", "institution_a", "parent_a")
@@ -78,7 +79,7 @@ def build_world(make: Factory) -> World:
         principal, token = create_principal(
             make.session, role=role, name=key, district_code=district,
             institution_id=institution.id if institution else None)
-        world.headers[key] = {"Authorization": f"Bearer {token}"}
+        world.headers[key] = bearer(token)
         world.principal_ids[key] = principal.id
     return world
 

@@ -1,18 +1,16 @@
-"""Request bodies and small helpers shared by the registry tests (and reusable by others)."""
+"""Request bodies of the registries (institutions, teachers, courses, sessions) with valid fake
+identifiers, and row counts to prove a refusal wrote nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supervision.access.scope import Actor
 from supervision.clock import SHANGHAI
 from supervision.identifiers import fake_cert_no, fake_id_number, fake_uscc
 from supervision.models import AuditLog
@@ -85,17 +83,3 @@ def count(db: Session, model: Any, *where: Any) -> int:
 
 def audit_count(db: Session) -> int:
     return count(db, AuditLog)
-
-
-@contextmanager
-def acting_as(db: Session, role: str, *, institution_id: int | None = None,
-              district_code: str | None = None, principal_id: int = 9001) -> Iterator[Actor]:
-    """Run service calls on `db` as someone else, then go back to the system actor."""
-    previous = db.info.get("actor")
-    actor = Actor(principal_id=principal_id, role=role, name=f"test-{role}",
-                  institution_id=institution_id, district_code=district_code)
-    db.info["actor"] = actor
-    try:
-        yield actor
-    finally:
-        db.info["actor"] = previous
