@@ -45,7 +45,7 @@ MAX_ROWS = 5000
 # Far more than any template has: a sheet with thousands of columns is not read cell by cell.
 MAX_COLUMNS = 64
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_TYPE = "text/csv; charset=utf-8"
+CSV_TYPE = "text/csv"  # Flask adds "; charset=utf-8"
 UNREADABLE = "not a readable .xlsx/.csv file"
 INT32 = 2**31 - 1
 
