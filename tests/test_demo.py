@@ -23,7 +23,8 @@ def test_seeding_twice_adds_nothing_the_second_time(db: Session) -> None:
     count = db.scalar(select(func.count()).select_from(Institution))
     second = seed_demo(db, now=NOW)
     assert first.created and not second.created
-    assert db.scalar(select(func.count()).select_from(Institution)) == count == 7
+    # Seven registry plants and the risk plant with its neighbour.
+    assert db.scalar(select(func.count()).select_from(Institution)) == count == 9
     assert [t for _r, _n, t in second.tokens] == [t for _r, _n, t in first.tokens]
 
 

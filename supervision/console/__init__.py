@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
     from .institutions import institutions  # noqa: F401
     from .labels import install_filters
     from .pages import home  # noqa: F401
+    from .risk import risk_page  # noqa: F401
     from .signin import signin  # noqa: F401
 
     install_filters(app)

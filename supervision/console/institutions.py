@@ -19,6 +19,7 @@ from .charts import custody_chart
 from .escrow_view import custody_history, institution_summary
 from .labels import district_name
 from .paging import page_number, paginate
+from .risk import FACTOR_ZH, LEVEL_CSS, LEVEL_ZH, institution_risk
 from .signin import console_actor
 
 NEXT_SESSIONS = 12
@@ -80,4 +81,6 @@ def institution_page(institution_id: int) -> str:
         flags=_open_flags(session, institution.id, now.date()),
         titles=queries.rule_titles(), summary=summary,
         chart=custody_chart(history) if history else None, chart_days=CHART_DAYS,
+        risk=institution_risk(session, actor, institution.id), risk_zh=LEVEL_ZH,
+        risk_css=LEVEL_CSS, factor_zh=FACTOR_ZH,
         today=now.date())

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..access.principals import DEMO_PRINCIPALS, actor_for, hash_token
-from ..access.scope import Actor, settings_of
+from ..access.scope import SYSTEM, Actor, settings_of
 from ..clock import SHANGHAI
 from ..identifiers import fake_cert_no, fake_id_number, fake_uscc, hash_id_number, mask_id_number
 from ..models import ClassSession, Course, Institution, Principal, RosterEntry, Teacher, Venue
@@ -303,4 +303,139 @@ def seed_demo(session: Session, *, now: dt.datetime | None = None,
     tokens = seed_principals(session)
     if with_money:
         counts.update(seed_escrow(session, now))
+        counts.update(seed_risk(session, now))
     return DemoResult(created=True, tokens=tokens, counts=counts)
+
+
+# --- 风险预警: one institution on a collapse path and a healthy neighbour (issue 11) ---------
+
+RISK_PLANT = "锡山学而优教育"  # heading for collapse
+RISK_NEIGHBOUR = "锡山启航培训"  # same district, same trade, healthy
+_RISK_DISTRICT = "320205"
+
+
+def _weekly(now: dt.datetime, first_days_ago: int, last_days_ago: int,
+            weekdays: tuple[int, ...]) -> list[dt.date]:
+    today = now.date()
+    days = (today - dt.timedelta(days=n) for n in range(first_days_ago, last_days_ago - 1, -1))
+    return [d for d in days if d.weekday() in weekdays]
+
+
+def _risk_institution(session: Session, rng: random.Random, name: str, n: int,
+                      today: dt.date) -> tuple[Institution, Course, Teacher, Actor]:
+    spec = InstitutionSpec(name, _RISK_DISTRICT, "non_subject", ("offline",))
+    inst = _institution(session, rng, spec, n, today)
+    venue = Venue(institution_id=inst.id, address=f"{inst.name}教学点", capacity=30)
+    session.add(venue)
+    session.flush()
+    teacher, _ = _teacher(session, rng, inst, f"{name[2:4]}老师")
+    course = _course(session, inst, venue, name="少儿美术创意", subject="art",
+                     grade_min=1, grade_max=6)
+    session.flush()
+    # Attendance is recorded by the institution's own staff (it has no demo token).
+    staff = Actor(principal_id=None, role="institution", name=f"{name}（演示）",
+                  institution_id=inst.id)
+    return inst, course, teacher, staff
+
+
+def _paid(session: Session, parents: list[Actor], course: Course, tag: str, count: int,
+          hours: int, at: dt.datetime, first: int = 0) -> list[int]:
+    from ..escrow import apply_deposit, create_enrollment
+    from ..escrow.trustee import TRUSTEE
+
+    ids = []
+    for i in range(first, first + count):
+        e = create_enrollment(session, parents[i % 2], course_id=course.id,
+                              student_name=f"{tag}学员{i:02d}", student_grade=3,
+                              class_hours=hours)
+        apply_deposit(session, TRUSTEE, event_id=f"demo-risk-{tag}-{i}",
+                      payment_reference=e.payment_reference, amount_fen=e.amount_fen,
+                      trustee_txn_id=f"DEMO-RISK-{tag}-{i:03d}",
+                      received_at=at + dt.timedelta(hours=i))
+        ids.append(e.id)
+    return ids
+
+
+def _class(session: Session, course: Course, teacher: Teacher, day: dt.date,
+           status: str = "scheduled") -> ClassSession:
+    begins = _local(day, 18, 30)
+    cls = ClassSession(course_id=course.id, institution_id=course.institution_id,
+                       starts_at=begins, ends_at=begins + dt.timedelta(minutes=45),
+                       teacher_id=teacher.id, venue_id=course.venue_id, status=status)
+    session.add(cls)
+    session.flush()
+    return cls
+
+
+def _attend(session: Session, staff: Actor, cls: ClassSession, enrollment_ids: list[int]) -> int:
+    from ..escrow import record_attendance
+
+    record_attendance(session, staff, session_id=cls.id, enrollment_ids=enrollment_ids,
+                      class_hours=None, as_of=cls.ends_at + dt.timedelta(hours=1))
+    return len(enrollment_ids)
+
+
+def seed_risk(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The collapse path the risk score is built to see early (RULES.md §11), through the same
+    services as the API: 学而优 took four months of prepayments, taught weekly until five
+    weeks ago, has cancelled every class since, still takes new money, and parents are asking
+    for their money back (nine requests in ten days against one in the quarter before), some
+    complain, and the trustee's statement shows less money than the ledger holds. Its
+    neighbour 启航 teaches twice a week with nobody asking for a refund."""
+    from ..complaints import submit_complaint
+    from ..escrow import ledger, request_refund
+    from ..escrow.statements import StatementIn, import_statement
+    from ..models.escrow import LedgerAccount
+
+    rng = random.Random(MARKER_USCC_SEED + 11)
+    parents = [_demo_actor(session, "demo-parent-zhang"), _demo_actor(session, "demo-parent-li")]
+    base = len(INSTITUTIONS)
+    plant, p_course, p_teacher, p_staff = _risk_institution(session, rng, RISK_PLANT,
+                                                            base + 1, now.date())
+    _near, n_course, n_teacher, n_staff = _risk_institution(session, rng, RISK_NEIGHBOUR,
+                                                            base + 2, now.date())
+    consumptions = refunds = 0
+
+    # The plant: 24 enrollments of 40 hours paid 120 days ago, a class every Wednesday.
+    old = _paid(session, parents, p_course, "学而优", 24, 40, now - dt.timedelta(days=120))
+    taught = _weekly(now, 110, 35, (2,))
+    baseline_refund = old[-1]  # one family left in the quarter before: the baseline
+    for k, day in enumerate(taught):
+        if k == len(taught) // 2:
+            request_refund(session, parents[1], baseline_refund, reason="搬家，申请退费",
+                           amount_fen=None, as_of=_local(day, 9, 0))
+            refunds += 1
+        active = [e for e in old if e != baseline_refund or k < len(taught) // 2]
+        consumptions += _attend(session, p_staff, _class(session, p_course, p_teacher, day),
+                                active)
+    for day in _weekly(now, 34, 0, (2,)):
+        _class(session, p_course, p_teacher, day, status="cancelled")
+    # Deposits continue: four new families paid in the last fortnight.
+    _paid(session, parents, p_course, "学而优", 4, 40, now - dt.timedelta(days=12), first=24)
+    for i, eid in enumerate(old[:9]):
+        request_refund(session, parents[i % 2], eid, reason="机构连续停课，联系不上老师",
+                       amount_fen=None, as_of=now - dt.timedelta(days=10 - i, hours=2))
+        refunds += 1
+    for i, text in enumerate(("连续四周停课，老师电话不接", "申请退费一周无人处理",
+                              "机构仍在招生收费，却不上课")):
+        submit_complaint(session, parents[i % 2], institution_id=plant.id, category="refund",
+                         text=text, as_of=now - dt.timedelta(days=6 - 2 * i))
+    # The trustee's statement of yesterday holds three quarters of what the ledger says is in
+    # custody: money has left the supervised account by some other door.
+    custody = session.scalars(select(LedgerAccount).where(
+        LedgerAccount.code == ledger.inst(plant.id, "custody"))).one().balance
+    short = custody * 3 // 4
+    # Pulled from the trustee as the statements worker does (the system's own call).
+    import_statement(session, SYSTEM, StatementIn(
+        account_no=plant.supervised_account_no or "", date=now.date() - dt.timedelta(days=1),
+        opening_balance_fen=short, closing_balance_fen=short, lines=()))
+
+    # The neighbour: 12 enrollments of 30 hours paid 45 days ago, classes Tuesday and Thursday.
+    families = _paid(session, parents, n_course, "启航", 12, 30, now - dt.timedelta(days=45))
+    for day in _weekly(now, 42, 1, (1, 3)):
+        consumptions += _attend(session, n_staff, _class(session, n_course, n_teacher, day),
+                                families)
+    for day in _weekly(now, -1, -28, (1, 3)):  # the next four weeks, as planned
+        _class(session, n_course, n_teacher, day)
+    return {"risk_institutions": 2, "risk_consumptions": consumptions,
+            "risk_refunds": refunds}
