@@ -79,4 +79,4 @@ def explain(error: DomainError) -> str:
     else:
         head = phrase(error.message) or "提交的内容未通过校验，未保存任何内容。"
     details = [p for p in field_problems(error) if not p.endswith(head)]
-    return "；".join([head, *details]) if details else head
+    return "；".join([head.rstrip("。"), *details]) if details else head
