@@ -126,7 +126,7 @@ def bench(url: str, rows: int) -> None:
             data={"file": (io.BytesIO(xlsx_data), "term.xlsx")})
         if resp.status_code != 201:
             sys.exit(f"HTTP import failed: {resp.status_code} {resp.get_data(as_text=True)}")
-        return int(resp.json["created"])
+        return int((resp.json or {})["created"])
 
     timed(f"{rows} sessions from .xlsx (HTTP POST)", through_http)
     with factory() as session:
