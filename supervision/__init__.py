@@ -40,6 +40,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config["TESTING"] = settings.testing
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    from .web.query import encode_raw_query
+
+    app.wsgi_app = encode_raw_query(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     engine = db.make_engine(settings.database_url, pool_size=settings.db_pool_size)
     factory = db.make_sessionmaker(engine)

@@ -220,3 +220,13 @@ def test_names_are_one_line_while_free_text_reasons_may_have_line_breaks(
     resp = client.post(f"/api/v1/institutions/{inst.id}/status", headers=regulator,
                        json={"status": "suspended", "reason": "一、无证办学；\n二、\t超范围招生。"})
     assert resp.status_code == 200, resp.json
+
+
+def test_raw_utf8_in_a_query_string_means_the_same_as_its_percent_encoding(
+        client: FlaskClient) -> None:
+    # curl sends `?q=锡心` unencoded; the WSGI server hands it over decoded as Latin-1.
+    raw = "q=" + "锡心".encode().decode("latin-1")
+    unencoded = client.get("/api/v1/public/institutions", environ_overrides={"QUERY_STRING": raw})
+    encoded = client.get("/api/v1/public/institutions", query_string={"q": "锡心"})
+    assert unencoded.status_code == encoded.status_code == 200, unencoded.json
+    assert unencoded.json == encoded.json
