@@ -24,6 +24,7 @@ from supervision.access.scope import SYSTEM
 from supervision.db import make_engine
 from supervision.models import Base
 
+from .support.escrow_world import World, world
 from .support.factories import Factory
 
 # CI's second pass moves the whole program's clock this many days ahead (time-machine patches
@@ -160,3 +161,10 @@ def db(app: Flask) -> Iterator[Session]:
 @pytest.fixture
 def make(db: Session) -> Factory:
     return Factory(db)
+
+
+@pytest.fixture
+def w(db: Session, make: Factory) -> World:
+    """One institution with a course, a teacher, a parent, its staff and a regulator
+    (tests/support/escrow_world.py); a module that needs another world defines its own `w`."""
+    return world(db, make)

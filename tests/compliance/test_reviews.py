@@ -6,21 +6,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from supervision.complaints import submit_review
 from supervision.errors import Forbidden
 from supervision.models import Review
 
 from ..support.complaints import counts, error_of
-from ..support.escrow_world import World, world
-from ..support.factories import Factory
+from ..support.escrow_world import World
 from ..support.parties import party
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
 
 
 def attended(client: FlaskClient, w: World) -> tuple[dict[str, Any], int]:

@@ -22,11 +22,6 @@ from ..support.factories import Factory
 from ..support.parties import party
 
 
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
 def test_attendance_moves_held_money_to_pending_confirmation_for_each_student(
         client: FlaskClient, w: World, db: Session) -> None:
     a = w.paid_enrollment(client, hours=10)

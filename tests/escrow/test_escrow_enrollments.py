@@ -15,11 +15,6 @@ from ..support.factories import Factory
 from ..support.parties import party
 
 
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
 def post(client: FlaskClient, w: World, **body: Any) -> Any:
     payload = {"course_id": w.course.id, "student_name": "小明", "student_grade": 7,
                "class_hours": 10, **body}

@@ -27,11 +27,6 @@ def settings_overrides() -> dict[str, Any]:
             "TRUSTEE_TIMEOUT_SECONDS": 1.0}
 
 
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
 def count(db: Session, model: Any) -> int:
     return int(db.scalar(select(func.count()).select_from(model)) or 0)
 

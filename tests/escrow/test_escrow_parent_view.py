@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ..support.escrow_world import BUCKETS, World, now, world
+from ..support.escrow_world import BUCKETS, World, now
 from ..support.factories import Factory
 
 
@@ -22,11 +22,6 @@ def settings_overrides(httpserver: HTTPServer) -> dict[str, Any]:
     """A real local HTTP server plays the trustee, so an approved refund is instructed."""
     httpserver.expect_request("/instructions", method="POST").respond_with_data("", status=202)
     return {"TRUSTEE_API_URL": httpserver.url_for("/").rstrip("/"), "TRUSTEE_RETRIES": 0}
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
 
 
 def parent_escrow(client: FlaskClient, w: World, enrollment_id: int) -> dict[str, Any]:

@@ -26,19 +26,13 @@ from supervision.models.escrow import Enrollment, Instruction, Refund
 from ..support.escrow_world import World, buckets, entries_of, now, world
 from ..support.factories import Factory
 from ..support.parties import party
+from ..support.trustee import accepting_trustee
 
 
 @pytest.fixture
 def settings_overrides(httpserver: HTTPServer) -> dict[str, Any]:
     """A real local HTTP server plays the trustee: instructions are really delivered."""
-    httpserver.expect_request("/instructions", method="POST").respond_with_data(
-        "", status=202)
-    return {"TRUSTEE_API_URL": httpserver.url_for("/").rstrip("/"), "TRUSTEE_RETRIES": 0}
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
+    return accepting_trustee(httpserver)
 
 
 @pytest.fixture

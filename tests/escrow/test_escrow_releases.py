@@ -24,18 +24,12 @@ from supervision.models.escrow import Enrollment, Instruction, LedgerHold
 from ..support.escrow_world import World, entries_of, now, world
 from ..support.factories import Factory
 from ..support.parties import party
+from ..support.trustee import accepting_trustee
 
 
 @pytest.fixture
 def settings_overrides(httpserver: HTTPServer) -> dict[str, Any]:
-    httpserver.expect_request("/instructions", method="POST").respond_with_data(
-        "", status=202)
-    return {"TRUSTEE_API_URL": httpserver.url_for("/").rstrip("/"), "TRUSTEE_RETRIES": 0}
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
+    return accepting_trustee(httpserver)
 
 
 def confirmed(client: FlaskClient, w: World, *, hours: int = 10, consume: int = 2,

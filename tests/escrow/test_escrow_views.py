@@ -19,11 +19,6 @@ from ..support.factories import Factory
 from ..support.parties import party
 
 
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
 def deposit(w: World, reference: str, amount: int, txn: str) -> str:
     return apply_deposit(w.system(), SYSTEM, event_id=f"e-{txn}", payment_reference=reference,
                          amount_fen=amount, trustee_txn_id=txn, received_at=now())

@@ -13,13 +13,7 @@ from supervision.escrow import ledger, verify_ledger
 from supervision.escrow.ledger import Insufficient, Move, NewHold, Post
 from supervision.models.escrow import LedgerAccount, LedgerEntry, LedgerHold
 
-from ..support.escrow_world import World, world
-from ..support.factories import Factory
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
+from ..support.escrow_world import World
 
 
 @pytest.fixture

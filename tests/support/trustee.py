@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from flask.testing import FlaskClient
+from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug import Request, Response
@@ -41,6 +42,13 @@ def signed_post(client: FlaskClient, payload: Any, *, secret: str = SECRET,
     body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode()
     headers = outbound.signed_headers(secret, body, now=timestamp)
     return client.post(EVENTS, data=body, headers=headers)
+
+
+def accepting_trustee(httpserver: HTTPServer) -> dict[str, Any]:
+    """Settings under which a real local HTTP server plays the trustee and accepts every
+    instruction (202): instructions are really delivered, once."""
+    httpserver.expect_request("/instructions", method="POST").respond_with_data("", status=202)
+    return {"TRUSTEE_API_URL": httpserver.url_for("/").rstrip("/"), "TRUSTEE_RETRIES": 0}
 
 
 def deposit_event(reference: str, amount_fen: int, *, event_id: str | None = None,
