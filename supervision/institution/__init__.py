@@ -21,10 +21,13 @@ def init_app(app: Flask) -> None:
     browser.init_app(app)
     # Importing the view modules registers their routes on bp.
     from .attendance import roster  # noqa: F401
+    from .info import info  # noqa: F401
+    from .money import money  # noqa: F401
     from .pages import home  # noqa: F401
     from .schedule import courses  # noqa: F401
     from .signin import signin  # noqa: F401
     from .staff import teachers  # noqa: F401
     from .todo import todo  # noqa: F401
+    from .upload import upload  # noqa: F401
 
     app.register_blueprint(bp)

@@ -3,6 +3,7 @@ decide what is allowed, exactly as for the API."""
 
 from __future__ import annotations
 
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -61,3 +62,30 @@ class RespondForm(HtmlForm):
     note = TextAreaField("整改说明", filters=[strip], validators=[
         DataRequired("请说明整改情况。"), Length(max=2000, message="最多 2000 字。"),
         no_control_chars])
+
+
+class ReasonForm(HtmlForm):
+    reason = TextAreaField("拒绝理由", filters=[strip], validators=[
+        DataRequired("请填写拒绝理由。"), Length(max=1000, message="最多 1000 字。"),
+        no_control_chars])
+
+
+class ContactForm(HtmlForm):
+    address = StringField("地址", filters=[strip], validators=[
+        DataRequired("请填写地址。"), Length(max=300, message="最多 300 字。"), no_control_chars])
+    contact_phone = StringField("联系电话", filters=[strip], validators=[
+        Optional(), Length(max=32, message="最多 32 位。"), no_control_chars])
+
+
+class VenueForm(HtmlForm):
+    address = StringField("场地地址", filters=[strip], validators=[
+        DataRequired("请填写场地地址。"), Length(max=300, message="最多 300 字。"),
+        no_control_chars])
+    capacity = IntegerField("容纳人数", validators=[
+        DataRequired("请填写容纳人数。"), NumberRange(min=1, max=100000, message="请填写正整数。")])
+
+
+class ImportForm(HtmlForm):
+    kind = SelectField("导入内容", choices=options(labels.IMPORT_KIND.items()),
+                       validators=[DataRequired()])
+    file = FileField("文件（.xlsx 或 .csv）", validators=[FileRequired("请选择要导入的文件。")])

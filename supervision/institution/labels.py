@@ -14,6 +14,13 @@ FLAG_STATUS = {"open": "待监管部门处理", "acknowledged": "监管部门已
                "rectification_submitted": "已提交整改，待监管部门复核", "resolved": "已办结",
                "dismissed": "已撤销", "cleared": "已消除"}
 WEEKDAYS = "一二三四五六日"
+REFUND_STATUS = {"requested": "待机构处理", "rejected": "已拒绝",
+                 "instructed": "已同意，已向托管银行发出退款指令", "completed": "已退回家长"}
+INSTRUCTION_STATUS = {"pending": "待发送", "sent": "已发送托管银行", "executed": "已到账",
+                      "failed": "失败（将重试）"}
+ESCROW_MODE = {"trust": "资金信托", "bank_custody": "银行存管", "risk_reserve": "风险保证金"}
+INSTITUTION_STATUS = {"active": "正常经营", "suspended": "暂停", "revoked": "吊销"}
+IMPORT_KIND = {"teachers": "从业人员", "courses": "课程", "sessions": "排课（一学期课次）"}
 
 
 def label(mapping: dict[str, str], code: str | None) -> str:
