@@ -1,6 +1,8 @@
 """The institutions' portal driven in a real headless Chromium: a front-desk clerk signs in
 with the demo institution's token, adds a teacher with a bad ID number (refused in Chinese)
-and a good one, takes attendance for a started session and answers a rectification order.
+and a good one, takes attendance for a started session and answers a rectification order;
+then imports a term's sessions from an .xlsx with one bad row (refused, the row named, nothing
+written), fixes it and imports again, and looks at 资金 and 机构信息.
 Screenshots land in artifacts/screenshots/institution-*.png."""
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from openpyxl import Workbook
+from sqlalchemy import func, select
 
 from supervision import clock
-from supervision.models import ClassSession, Flag, Teacher
+from supervision.models import ClassSession, Course, Flag, Institution, Teacher
 from supervision.models.escrow import Consumption, Enrollment
 
 from .conftest import Live
@@ -127,4 +130,92 @@ def test_a_clerk_files_a_teacher_takes_attendance_and_answers_the_regulator(
         flag = session.get(Flag, flag_id)
         assert flag is not None and flag.status == "rectification_submitted"
     # The refused teacher was answered with a 422 on purpose; nothing else may fail.
+    assert [p for p in problems(driver) if "422" not in p] == []
+
+
+# Far enough ahead that the term is still to come when CI moves the clock a year on.
+TERM = [("2030-03-05 16:00", "2030-03-05 17:30"), ("2030-03-12 16:00", "2030-03-12 17:30"),
+        ("2030-03-19 16:00", "2030-03-19 17:30")]
+
+
+def term_workbook(path: Path, course_id: int, teacher_id: int,
+                  rows: list[tuple[str, str]]) -> Path:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["课程编号", "开始时间", "结束时间", "教师编号", "场地编号"])
+    for starts, ends in rows:
+        sheet.append([course_id, starts, ends, teacher_id, None])
+    book.save(path)
+    return path
+
+
+def sessions_in_term(live: Live, course_id: int) -> int:
+    with live.session() as session:
+        return int(session.scalar(select(func.count()).select_from(ClassSession).where(
+            ClassSession.course_id == course_id,
+            ClassSession.starts_at >= dt.datetime(2030, 3, 1, tzinfo=clock.SHANGHAI),
+            ClassSession.starts_at < dt.datetime(2030, 4, 1, tzinfo=clock.SHANGHAI))) or 0)
+
+
+def a_course_and_teacher(live: Live, institution_id: int) -> tuple[int, int]:
+    with live.session() as session:
+        course_id = session.scalar(select(Course.id).where(
+            Course.institution_id == institution_id).order_by(Course.id))
+        teacher_id = session.scalar(select(Teacher.id).where(
+            Teacher.institution_id == institution_id).order_by(Teacher.id))
+        assert course_id is not None and teacher_id is not None
+        return course_id, teacher_id
+
+
+def upload_file(driver: Any, path: Path) -> None:
+    driver.execute_script(
+        "document.getElementById('kind').value = 'sessions'")
+    find(driver, "#file").send_keys(str(path.resolve()))
+    submit(driver, "#import-submit")
+
+
+def test_a_clerk_imports_a_terms_sessions_fixing_a_bad_row_then_sees_money_and_registry(
+        driver: Any, live: Live, screenshots: Path, tmp_path: Path) -> None:
+    driver.get_log("browser")
+    driver.delete_all_cookies()
+    driver.get(f"{live.url}/institution/signin")
+    wait_for(driver, "#signin-form")
+    find(driver, "#token").send_keys(TOKEN)
+    submit(driver, "#signin-submit")
+    wait_for(driver, "#week")
+
+    institution_id = xixin_id(live)
+    course_id, teacher_id = a_course_and_teacher(live, institution_id)
+    before = sessions_in_term(live, course_id)
+    bad = [TERM[0], (TERM[1][0], "2030-03-12 15:00"), TERM[2]]  # line 3 ends before it starts
+    driver.get(f"{live.url}/institution/import")
+    wait_for(driver, "#import-form")
+    upload_file(driver, term_workbook(tmp_path / "term-bad.xlsx", course_id, teacher_id, bad))
+    wait_for(driver, "#import-error-rows")
+    errors = find(driver, "#import-error-rows").text
+    assert "第 3 行" in errors and "结束时间" in errors and "必须晚于开始时间" in errors
+    assert "未导入任何记录" in find(driver, "#import-errors").text
+    shoot(driver, screenshots, "institution-import-refused")
+    assert sessions_in_term(live, course_id) == before
+
+    upload_file(driver, term_workbook(tmp_path / "term.xlsx", course_id, teacher_id, TERM))
+    wait_for(driver, ".alert-success")
+    assert "已导入 3 条排课" in find(driver, ".alert-success").text
+    shoot(driver, screenshots, "institution-import")
+    assert sessions_in_term(live, course_id) == before + 3
+
+    driver.get(f"{live.url}/institution/money")
+    wait_for(driver, "#summary")
+    assert "预收费监管账户" in find(driver, "#summary").text
+    shoot(driver, screenshots, "institution-money")
+
+    driver.get(f"{live.url}/institution/info")
+    wait_for(driver, "#facts")
+    with live.session() as session:
+        inst = session.get(Institution, institution_id)
+        assert inst is not None
+        assert inst.uscc in find(driver, "#facts").text
+    shoot(driver, screenshots, "institution-info")
+    # The bad file was answered with a 422 on purpose; nothing else may fail.
     assert [p for p in problems(driver) if "422" not in p] == []
