@@ -26,7 +26,7 @@ def plant(db: Session, make: Factory) -> Planter:
 
 
 def scored_city(db: Session, plant: Planter) -> dict[str, int]:
-    """Three institutions in two districts, scored 10 (梁溪), 20 (梁溪) and 0 (宜兴)."""
+    """Three institutions in two districts, scored 10 (梁溪), 25 (梁溪) and 0 (宜兴)."""
     low = plant.institution(district_code=LIANGXI, name="梁溪低分机构")
     higher = plant.institution(district_code=LIANGXI, name="梁溪较高机构")
     other = plant.institution(district_code=YIXING, name="宜兴机构")
@@ -42,7 +42,7 @@ def test_a_city_regulator_sees_every_score_highest_first_with_the_contract_field
     resp = client.get("/api/v1/risk/institutions", headers=make.headers("regulator"))
     assert resp.status_code == 200
     assert [(r["institution_id"], r["score"]) for r in resp.json] == [
-        (ids["higher"], 20), (ids["low"], 10), (ids["other"], 0)]
+        (ids["higher"], 25), (ids["low"], 10), (ids["other"], 0)]
     first = resp.json[0]
     assert set(first) == {"institution_id", "name", "score", "level", "factors", "computed_at"}
     assert first["name"] == "梁溪较高机构" and first["level"] == "low"

@@ -20,9 +20,9 @@ from tests.support.factories import Factory
 from .planting import AS_OF, DAY, Planter
 
 # config/policy.toml [risk] defaults
-WEIGHTS = {"refund_surge": 20, "prepaid_runway": 15, "custody_coverage": 20,
-           "dispute_rate": 10, "cancellations": 10, "complaints": 10, "teachers_left": 5,
-           "critical_flags": 10}
+WEIGHTS = {"refund_surge": 25, "prepaid_runway": 20, "custody_coverage": 15,
+           "dispute_rate": 5, "cancellations": 15, "complaints": 10, "teachers_left": 5,
+           "critical_flags": 5}
 
 
 def score_of(db: Session, inst: Institution, day: dt.date = DAY) -> RiskScore:
@@ -90,7 +90,7 @@ def test_twice_the_alarm_is_capped_at_the_weight_and_half_way_earns_half(
     plant.refunds(capped, 40)
     score_institutions(db, SYSTEM, as_of=AS_OF)
     assert by_code(score_of(db, capped))["complaints"]["contribution"] == 10
-    assert by_code(score_of(db, capped))["refund_surge"]["contribution"] == 20
+    assert by_code(score_of(db, capped))["refund_surge"]["contribution"] == 25
     assert by_code(score_of(db, half))["complaints"]["contribution"] == 4
     assert score_of(db, half).score == 4
 
@@ -116,7 +116,7 @@ def test_money_held_with_no_classes_at_all_is_the_worst_runway(db: Session,
     inst = plant.institution(monthly_consumption=0)
     score_institutions(db, SYSTEM, as_of=AS_OF)
     runway = by_code(score_of(db, inst))["prepaid_runway"]
-    assert runway["value"] is None and runway["contribution"] == 15
+    assert runway["value"] is None and runway["contribution"] == WEIGHTS["prepaid_runway"] == 20
     assert "近30天无任何课消" in runway["explanation"]
 
 
@@ -149,7 +149,8 @@ def test_an_institution_with_no_money_in_custody_is_not_scored(db: Session,
 
 
 def collapsing(plant: Planter) -> Institution:
-    """Refunds surge, no classes, complaints, teachers gone: 20 + 15 + 10 + 5 + 20 = 70."""
+    """Refunds surge, no classes, complaints, teachers gone, custody short:
+    25 + 20 + 10 + 5 + 15 = 75."""
     inst = plant.institution(monthly_consumption=0)
     plant.refunds(inst, 10)
     plant.complaints(inst, 6)
@@ -170,11 +171,11 @@ def test_reaching_high_opens_one_risk_high_flag_with_the_factors_as_evidence(
     score_institutions(db, SYSTEM, as_of=AS_OF)
     score_institutions(db, SYSTEM, as_of=AS_OF + dt.timedelta(hours=2))
     row = score_of(db, inst)
-    assert (row.score, row.level) == (70, "high")
+    assert (row.score, row.level) == (75, "high")
     [flag] = risk_flags(db, inst)
     assert (flag.severity, flag.status, flag.subject_type) == ("critical", "open", "institution")
-    assert flag.evidence["score"] == 70 and flag.evidence["factors"] == row.factors
-    assert flag.summary.startswith("风险评分 70（高）：")
+    assert flag.evidence["score"] == 75 and flag.evidence["factors"] == row.factors
+    assert flag.summary.startswith("风险评分 75（高）：")
     assert risk_flags(db, healthy) == []
     # The second run refreshed the flag: one detection event, no second flag.
     assert db.scalar(select(func.count()).select_from(FlagEvent)
@@ -194,7 +195,7 @@ def test_falling_below_high_clears_risk_high_and_rising_again_reopens_it(
                              .order_by(FlagEvent.id)))
     assert events == ["detected", "cleared"]
     plant.sessions(inst, 10, cancelled=10, days_ago=1)  # classes cancelled, staff flagged:
-    plant.critical_flags(inst, 2)  # back to high (65 + 10)
+    plant.critical_flags(inst, 2)  # back to high (70 + 5)
     score_institutions(db, SYSTEM, as_of=AS_OF + dt.timedelta(days=2))
     db.refresh(flag)
     assert flag.status == "open" and risk_flags(db, inst) == [flag]

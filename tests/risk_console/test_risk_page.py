@@ -72,7 +72,7 @@ def test_each_row_explains_its_top_factors_in_chinese(client: FlaskClient,
     assert "近30天无任何课消" in body
     assert body.count('class="factor"') == 3  # the top three of its seven moving factors
     shown = [int(n) for n in re.findall(r"（\+(\d+)）", body)]
-    assert shown == [20, 20, 15]  # largest first: surge and coverage, then the runway
+    assert shown == [25, 20, 15]  # largest first: the surge, the runway, then coverage
     assert "30至60天前授课" not in body  # teachers leaving adds 5: not among the top three
     neighbour = institution_named(scored, RISK_NEIGHBOUR)
     quiet = next(b for i, _s, b in rows if i == neighbour.id)
