@@ -14,8 +14,8 @@ from werkzeug.test import TestResponse
 
 from supervision.models import Review, Tip
 
-from .escrow_support import World, world
-from .factories import Factory
+from ..support.escrow_world import World, world
+from ..support.factories import Factory
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

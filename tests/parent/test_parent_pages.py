@@ -20,8 +20,9 @@ from werkzeug.test import TestResponse
 from supervision.models import Flag, Review
 from supervision.models.escrow import Consumption, Enrollment, Refund
 
-from .escrow_support import Party, World, party, world
-from .factories import Factory
+from ..support.escrow_world import World, world
+from ..support.factories import Factory
+from ..support.parties import Party, party
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
