@@ -21,7 +21,20 @@ def encode_raw_query(app: WSGIApp) -> WSGIApp:
     def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         query = environ.get("QUERY_STRING", "")
         if query and not query.isascii():
-            environ["QUERY_STRING"] = quote(query.encode("latin-1", "replace"), safe=_KEEP)
+            environ["QUERY_STRING"] = quote(_raw_bytes(query), safe=_KEEP)
         return app(environ, start_response)
 
     return middleware
+
+
+def _raw_bytes(query: str) -> bytes:
+    raw = query.encode("latin-1", "replace")
+    # Werkzeug's development server encodes once more (Latin-1 text → UTF-8 → Latin-1): undo
+    # that layer when it is there. Real UTF-8 text never survives the round trip (Chinese is
+    # not Latin-1, and a Latin-1 letter's UTF-8 bytes are not UTF-8 once decoded).
+    try:
+        inner = raw.decode("utf-8").encode("latin-1")
+        inner.decode("utf-8")
+    except UnicodeError:
+        return raw
+    return inner

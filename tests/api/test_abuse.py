@@ -223,10 +223,19 @@ def test_names_are_one_line_while_free_text_reasons_may_have_line_breaks(
 
 
 def test_raw_utf8_in_a_query_string_means_the_same_as_its_percent_encoding(
-        client: FlaskClient) -> None:
+        client: FlaskClient, make: Factory) -> None:
+    make.institution(name="锡心学堂培训中心")
     # curl sends `?q=锡心` unencoded; the WSGI server hands it over decoded as Latin-1.
+    # (gunicorn); werkzeug's development server encodes that text once more as UTF-8.
     raw = "q=" + "锡心".encode().decode("latin-1")
-    unencoded = client.get("/api/v1/public/institutions", environ_overrides={"QUERY_STRING": raw})
+    twice = raw.encode().decode("latin-1")
     encoded = client.get("/api/v1/public/institutions", query_string={"q": "锡心"})
-    assert unencoded.status_code == encoded.status_code == 200, unencoded.json
-    assert unencoded.json == encoded.json
+    assert encoded.status_code == 200 and [i["name"] for i in encoded.json] == ["锡心学堂培训中心"]
+    for query in (raw, twice):
+        unencoded = client.get("/api/v1/public/institutions",
+                               environ_overrides={"QUERY_STRING": query})
+        assert unencoded.status_code == 200, unencoded.json
+        assert unencoded.json == encoded.json
+    latin = client.get("/api/v1/public/institutions",
+                       environ_overrides={"QUERY_STRING": "q=" + "é".encode().decode("latin-1")})
+    assert latin.status_code == 200 and latin.json == []  # é stays é, matching nothing
