@@ -44,7 +44,7 @@ from supervision.escrow import apply_deposit, create_enrollment, ledger
 from supervision.escrow.queries import trial_balance, verify_ledger
 from supervision.models import Base, Course, Institution
 from supervision.models.escrow import LedgerAccount, LedgerEntry
-from tests.factories import Factory
+from tests.support.factories import Factory
 
 from ._common import load_average, temporary_database
 
