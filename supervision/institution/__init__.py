@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     browser.init_app(app)
     # Importing the view modules registers their routes on bp.
     from .attendance import roster  # noqa: F401
+    from .course_form import add_course  # noqa: F401
     from .info import info  # noqa: F401
     from .money import money  # noqa: F401
     from .pages import home  # noqa: F401

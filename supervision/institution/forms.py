@@ -8,12 +8,13 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    DecimalField,
     IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..web.forms import HtmlForm, no_control_chars, options, strip
 from . import labels
@@ -37,6 +38,31 @@ class SessionForm(HtmlForm):
     ends_at = DateTimeLocalField("结束时间", format="%Y-%m-%dT%H:%M",
                                  validators=[DataRequired("请填写结束时间。")])
     # Set by the page after it has shown the timing warnings once.
+    confirmed = BooleanField("我已知晓上述提示，仍然保存")
+
+
+class CourseForm(HtmlForm):
+    name = StringField("课程名称", filters=[strip], validators=[
+        DataRequired("请填写课程名称。"), Length(max=200, message="最多 200 字。"),
+        no_control_chars])
+    subject = SelectField("科目", validators=[DataRequired("请选择科目。")])
+    category = SelectField("类别", choices=options(labels.CATEGORY.items()),
+                           validators=[DataRequired()])
+    # Grade 0 is preschool: InputRequired, since DataRequired would refuse a 0.
+    grade_min = IntegerField("最低年级（0 为学龄前）", validators=[
+        InputRequired("请填写最低年级。"), NumberRange(min=-1000, max=1000)])
+    grade_max = IntegerField("最高年级", validators=[
+        InputRequired("请填写最高年级。"), NumberRange(min=-1000, max=1000)])
+    mode = SelectField("形式", choices=options(labels.MODE.items()), validators=[DataRequired()])
+    class_size = IntegerField("班额", validators=[
+        DataRequired("请填写班额。"), NumberRange(min=1, max=100000, message="请填写正整数。")])
+    minutes_per_class_hour = IntegerField("每课时分钟数（不填按默认）", validators=[
+        Optional(), NumberRange(min=1, max=1000, message="请填写正整数。")])
+    # In yuan on the page, at most two decimals; the view converts to integer fen.
+    price_yuan = DecimalField("每课时单价（元）", places=2, validators=[
+        InputRequired("请填写单价。"), NumberRange(min=0, max=1000000, message="单价不能为负。")])
+    venue_id = SelectField("教学场地", coerce=int, validators=[Optional()])
+    # Set by the page after it has shown the price and category warnings once.
     confirmed = BooleanField("我已知晓上述提示，仍然保存")
 
 

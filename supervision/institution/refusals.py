@@ -20,6 +20,7 @@ RULES = {
     "LATE_END_ONLINE": "线上培训结束时间晚于规定时间（21:00）。",
     "LATE_END_OFFLINE": "线下培训结束时间晚于规定时间（20:30）。",
     "PRICE_ABOVE_GUIDE": "课时单价高于政府指导价上限。",
+    "DISGUISED_SUBJECT": "申报为非学科类的课程疑似开展学科类培训。",
 }
 
 FIELDS = {
@@ -30,6 +31,9 @@ FIELDS = {
     "starts_at": "开始时间", "ends_at": "结束时间", "teacher_id": "授课教师",
     "venue_id": "场地", "note": "整改说明", "reason": "理由", "text": "回复内容",
     "address": "地址", "contact_phone": "联系电话",
+    "grade_min": "最低年级", "grade_max": "最高年级", "subject": "科目", "category": "类别",
+    "mode": "形式", "class_size": "班额", "minutes_per_class_hour": "每课时分钟数",
+    "price_per_class_hour_fen": "单价",
 }
 
 # Phrases of the services' messages, in the order they are tried.
@@ -46,6 +50,9 @@ PHRASES = (
     ("birth date", "身份证号中的出生日期无效。"),
     ("required", "必须填写。"),
     ("must be after starts_at", "结束时间必须晚于开始时间。"),
+    ("must not be below grade_min", "最高年级不能低于最低年级。"),
+    ("must be between", "年级须在 0（学龄前）到 12 之间。"),
+    ("must be at least", "不能小于规定的最小值。"),
     ("not a teacher of this institution", "不是本机构的教师。"),
     ("not a venue of this institution", "不是本机构的场地。"),
     ("the certificate number is of level", "学段与教师资格证号不一致。"),
