@@ -267,7 +267,20 @@ def seed_escrow(session: Session, now: dt.datetime) -> dict[str, int]:
         consumptions = record_attendance(session, xixin, session_id=started.id,
                                          enrollment_ids=[ming.id, hong.id], class_hours=None,
                                          as_of=now)
-        confirm_consumption(session, zhang, consumptions[0].id, as_of=now)
+        by_enrollment = {c.enrollment_id: c for c in consumptions}
+        confirm_consumption(session, zhang, by_enrollment[ming.id].id, as_of=now)
+        # Li confirms too, so both families may review the class (REVIEW_NOT_ELIGIBLE before).
+        confirm_consumption(session, li, by_enrollment[hong.id].id, as_of=now)
+    # A second class Ming attended that Zhang has not confirmed yet: his escrow then shows
+    # money held, pending confirmation and confirmed at once. The demo always has at least two
+    # math classes in the six days before `now` (Tuesday, Thursday or Saturday).
+    second = session.scalars(select(ClassSession).where(
+        ClassSession.course_id == math.id, ClassSession.starts_at < now)
+        .order_by(ClassSession.starts_at).offset(1)).first()
+    if second is not None:
+        consumptions += record_attendance(session, xixin, session_id=second.id,
+                                          enrollment_ids=[ming.id], class_hours=None,
+                                          as_of=now)
     request_refund(session, li, hong.id, reason="孩子转学，申请退还未消课时费用", amount_fen=None,
                    as_of=now)
     # A disputed class and a refused refund, each of which raises a flag for the regulator.
@@ -304,7 +317,59 @@ def seed_demo(session: Session, *, now: dt.datetime | None = None,
     if with_money:
         counts.update(seed_escrow(session, now))
         counts.update(seed_risk(session, now))
+        counts.update(seed_front_door(session, now))
     return DemoResult(created=True, tokens=tokens, counts=counts)
+
+
+def seed_front_door(session: Session, now: dt.datetime) -> dict[str, int]:
+    """The parents' and the public's front door (RULES.md §10): a complaint the institution has
+    answered, one left open past its closing date (COMPLAINT_OVERDUE), a tip-off from the
+    public and two reviews of classes the parents confirmed. Needs seed_escrow's money."""
+    from ..complaints import (
+        PUBLIC,
+        respond_to_complaint,
+        submit_complaint,
+        submit_review,
+        submit_tip,
+    )
+    from ..models.escrow import Enrollment
+
+    zhang, li = _demo_actor(session, "demo-parent-zhang"), _demo_actor(session, "demo-parent-li")
+    xixin = _demo_actor(session, "demo-institution-xixin")
+    institutions = {i.name: i for i in session.scalars(select(Institution))}
+    enrollments = {(e.student_name, e.class_hours): e for e in session.scalars(
+        select(Enrollment).where(Enrollment.student_name.in_(("张小明", "李小红"))))}
+    ming_en, hong = enrollments[("张小明", 8)], enrollments[("李小红", 10)]
+    answered = submit_complaint(
+        session, zhang, institution_id=ming_en.institution_id, category="teaching",
+        enrollment_id=ming_en.id, text="英语课临时换老师，事先没有通知家长",
+        as_of=now - dt.timedelta(days=3))
+    respond_to_complaint(session, xixin, answered.id,
+                         text="原任课老师病假，已补发通知并安排试听补课",
+                         as_of=now - dt.timedelta(days=2))
+    # Forty days back is past the 15 working days to close whatever the holidays in between.
+    submit_complaint(session, li, institution_id=institutions["湖畔思维教育"].id,
+                     category="fees", text="试听后被要求一次性缴纳一年学费，不缴不给排课",
+                     as_of=now - dt.timedelta(days=40))
+    submit_tip(session, PUBLIC, district_code="320214", address="无锡市新吴区演示小区12栋底商",
+               description="晚上有初三数学班在居民楼里上课，门口没有挂牌",
+               as_of=now - dt.timedelta(days=1))
+    reviews = 0
+    for parent, enrollment, stars, text in (
+            (zhang, enrollments[("张小明", 20)], 5, "王老师讲得清楚，孩子愿意去"),
+            (li, hong, 4, "老师认真负责，可惜我们转学了")):
+        if enrollment.id in _confirmed_enrollments(session):
+            submit_review(session, parent, enrollment.id, stars=stars, text=text,
+                          as_of=now - dt.timedelta(hours=1))
+            reviews += 1
+    return {"complaints": 2, "tips": 1, "reviews": reviews}
+
+
+def _confirmed_enrollments(session: Session) -> set[int]:
+    from ..models.escrow import Consumption
+
+    return set(session.scalars(select(Consumption.enrollment_id).where(
+        Consumption.status == "confirmed")))
 
 
 # --- 风险预警: one institution on a collapse path and a healthy neighbour (issue 11) ---------
