@@ -354,12 +354,23 @@ def seed_front_door(session: Session, now: dt.datetime) -> dict[str, int]:
     submit_tip(session, PUBLIC, district_code="320214", address="无锡市新吴区演示小区12栋底商",
                description="晚上有初三数学班在居民楼里上课，门口没有挂牌",
                as_of=now - dt.timedelta(days=1))
+    # Zhang's math enrollment is left for the parent to review from the app (the browser tour
+    # does): Zhang reviews a class at 启航 instead, confirmed first like any review needs.
+    from ..escrow import confirm_consumption
+    from ..models.escrow import Consumption
+
+    qihang = session.scalars(select(Consumption).join(Enrollment).where(
+        Enrollment.parent_id == zhang.parent_id,
+        Enrollment.institution_id == institutions[RISK_NEIGHBOUR].id)
+        .order_by(Consumption.id)).first()
+    if qihang is not None:
+        confirm_consumption(session, zhang, qihang.id, as_of=now)
     reviews = 0
-    for parent, enrollment, stars, text in (
-            (zhang, enrollments[("张小明", 20)], 5, "王老师讲得清楚，孩子愿意去"),
-            (li, hong, 4, "老师认真负责，可惜我们转学了")):
-        if enrollment.id in _confirmed_enrollments(session):
-            submit_review(session, parent, enrollment.id, stars=stars, text=text,
+    for parent, enrollment_id, stars, text in (
+            (zhang, qihang.enrollment_id if qihang else None, 5, "美术老师耐心，孩子很喜欢"),
+            (li, hong.id, 4, "老师认真负责，可惜我们转学了")):
+        if enrollment_id in _confirmed_enrollments(session):
+            submit_review(session, parent, enrollment_id, stars=stars, text=text,
                           as_of=now - dt.timedelta(hours=1))
             reviews += 1
     return {"complaints": 2, "tips": 1, "reviews": reviews}
