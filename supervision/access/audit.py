@@ -88,8 +88,14 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 
 
 def install(session_class: Any) -> None:
-    if not event.contains(session_class, "after_flush", _after_flush):
-        event.listen(session_class, "after_flush", _after_flush)
+    # A mark on the factory itself, not event.contains: SQLAlchemy's event registry is keyed by
+    # id(), so a new sessionmaker that reuses a collected one's id could be taken as already
+    # listened to, and its sessions would write no audit rows (seen as rare, order-dependent
+    # test failures).
+    if getattr(session_class, "_audit_installed", False):
+        return
+    event.listen(session_class, "after_flush", _after_flush)
+    session_class._audit_installed = True
 
 
 def audit_query(actor: Actor, *, entity: str | None, entity_id: str | None) -> Select[Any]:
