@@ -86,6 +86,8 @@ class Teacher(Base):
     background_checked_on: Mapped[dt.date | None] = mapped_column(Date)
     employment: Mapped[str] = mapped_column(String(16))
     hired_on: Mapped[dt.date] = mapped_column(Date)
+    # 离职: the day the teacher left; None while still employed. Sessions after it are refused.
+    left_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
     updated_at: Mapped[Timestamp] = mapped_column(default=utcnow, onupdate=utcnow)
 
