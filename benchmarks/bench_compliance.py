@@ -85,10 +85,10 @@ def _run(session: Any, as_of: dt.datetime, label: str, hourly: bool) -> None:
         return
     full = {"lookback_days": LOOKBACK_DAYS, "horizon_days": HORIZON_DAYS}
     t0 = time.perf_counter()
-    first = runs.run_compliance(session, as_of=as_of, **full)
+    first = runs.run_compliance(session, SYSTEM, as_of=as_of, **full)
     t1 = time.perf_counter()
     if hourly:
-        run = runs.run_compliance(session, as_of=as_of + dt.timedelta(hours=1),
+        run = runs.run_compliance(session, SYSTEM, as_of=as_of + dt.timedelta(hours=1),
                                   lookback_days=0, horizon_days=2)
         print(f"bench_compliance {label}: {time.perf_counter() - t1:.2f} s "
               f"(after a full run of {t1 - t0:.2f} s), {run.findings} findings, "
@@ -97,7 +97,7 @@ def _run(session: Any, as_of: dt.datetime, label: str, hourly: bool) -> None:
     print(f"bench_compliance {label} first (opens {first.flags_opened} flags): "
           f"{t1 - t0:.2f} s, sessions_scanned {first.sessions_scanned}, "
           f"peak RSS {_peak_mb():.0f} MB", flush=True)
-    second = runs.run_compliance(session, as_of=as_of + dt.timedelta(minutes=1), **full)
+    second = runs.run_compliance(session, SYSTEM, as_of=as_of + dt.timedelta(minutes=1), **full)
     print(f"bench_compliance {label} steady (refreshes {second.findings} findings): "
           f"{time.perf_counter() - t1:.2f} s, peak RSS {_peak_mb():.0f} MB", flush=True)
 

@@ -52,20 +52,18 @@ def _book_money(session: Session, families: int) -> int:
         for course in courses:
             if course.price_per_class_hour_fen * 10 > 500000 or course.grade_max == 0:
                 continue
-            session.info["actor"] = actor_for(parent)
-            enrollment = create_enrollment(session, course_id=course.id,
+            enrollment = create_enrollment(session, actor_for(parent), course_id=course.id,
                                            student_name=f"学生{n}",
                                            student_grade=course.grade_max, class_hours=10)
-            session.info["actor"] = SYSTEM
-            apply_deposit(session, event_id=f"bench-{enrollment.id}",
+            apply_deposit(session, SYSTEM, event_id=f"bench-{enrollment.id}",
                           trustee_txn_id=f"bench-{enrollment.id}",
                           payment_reference=enrollment.payment_reference,
                           amount_fen=enrollment.amount_fen, received_at=now)
             started = session.scalars(select(ClassSession.id).where(
                 ClassSession.course_id == course.id, ClassSession.starts_at < now)).first()
             if started is not None:
-                record_attendance(session, session_id=started, enrollment_ids=[enrollment.id],
-                                  class_hours=1, as_of=now)
+                record_attendance(session, SYSTEM, session_id=started,
+                                  enrollment_ids=[enrollment.id], class_hours=1, as_of=now)
             booked += 1
     return booked
 
@@ -85,7 +83,7 @@ def build(url: str, families: int) -> Any:
     with transaction(factory, **info) as session:
         booked = _book_money(session, families)
     with transaction(factory, **info) as session:
-        run = run_compliance(session, as_of=clock.local_now())
+        run = run_compliance(session, SYSTEM, as_of=clock.local_now())
         print(f"data: demo seed, {booked} paid enrollments, compliance run opened "
               f"{run.flags_opened} flags", file=sys.stderr)
     return app

@@ -156,7 +156,7 @@ def main() -> None:
                        headers={"Authorization": f"Bearer {token}"})
     elapsed = time.perf_counter() - started
     print(f"reconcile {len(body['lines'])} lines (HTTP POST): {elapsed:.2f} s; "
-          f"status {resp.status_code}, matched {resp.json.get('matched')} (target <= 20 s)")
+          f"status {resp.status_code}, matched {(resp.json or {}).get('matched')} (target <= 20 s)")
     engine.dispose()
     app.extensions["supervision.engine"].dispose()
 

@@ -88,12 +88,11 @@ def _paid_enrollments(session: Session, course: Course, parents: Sequence[Any], 
     deposit service (as the trustee's deposit.received event books it)."""
     ids = []
     for i in range(n):
-        session.info["actor"] = actor_for(parents[i % len(parents)])
-        enrollment = create_enrollment(session, course_id=course.id,
+        enrollment = create_enrollment(session, actor_for(parents[i % len(parents)]),
+                                       course_id=course.id,
                                        student_name=f"{tag}学生{i:05d}", student_grade=8,
                                        class_hours=HOURS)
-        session.info["actor"] = SYSTEM
-        outcome = apply_deposit(session, event_id=f"evt-{tag}-{i}",
+        outcome = apply_deposit(session, SYSTEM, event_id=f"evt-{tag}-{i}",
                                 payment_reference=enrollment.payment_reference,
                                 amount_fen=enrollment.amount_fen,
                                 trustee_txn_id=f"T{tag}{i:07d}", received_at=received_at)
@@ -311,7 +310,7 @@ def check_books(factory: Any, settings: Settings) -> None:
 
     started = time.perf_counter()
     with transaction(factory, settings=settings, actor=SYSTEM) as session:
-        tb = trial_balance(session)
+        tb = trial_balance(session, SYSTEM)
         problems = verify_ledger(session)
     print(f"gen_escrow check: trial balance balanced={tb.balanced} (debits {tb.debits_fen} = "
           f"credits {tb.credits_fen} fen), verify_ledger {len(problems)} problems, "

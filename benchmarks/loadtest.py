@@ -121,17 +121,17 @@ def generate(url: str, seed: int) -> DataSet:
             enrollments = []
             for k in range(ENROLLMENTS_PER_INSTITUTION):
                 parent, token = create_principal(session, role="parent", name=f"家长{n}-{k}")
-                session.info["actor"] = actor_for(parent)
-                e = create_enrollment(session, course_id=course.id, student_name=f"学生{k}",
-                                      student_grade=8, class_hours=HOURS)
-                session.info["actor"] = SYSTEM
-                apply_deposit(session, event_id=f"lt-{e.id}", payment_reference=e.payment_reference,
+                e = create_enrollment(session, actor_for(parent), course_id=course.id,
+                                      student_name=f"学生{k}", student_grade=8,
+                                      class_hours=HOURS)
+                apply_deposit(session, SYSTEM, event_id=f"lt-{e.id}",
+                              payment_reference=e.payment_reference,
                               amount_fen=e.amount_fen, trustee_txn_id=f"LT-TX-{e.id}",
                               received_at=clock.local_now())
                 enrollments.append(e.id)
                 data.parents.append((token, e.id))
             per_institution.append((staff, [s.id for s in sessions], enrollments))
-        run = run_compliance(session, as_of=clock.local_now(), horizon_days=30,
+        run = run_compliance(session, SYSTEM, as_of=clock.local_now(), horizon_days=30,
                              lookback_days=31)
         data.open_flags = run.flags_open
     engine.dispose()
@@ -325,7 +325,7 @@ def check_books(url: str) -> str:
     engine = make_engine(url)
     with transaction(make_sessionmaker(engine), settings=load_settings({"DATABASE_URL": url}),
                      actor=SYSTEM) as session:
-        tb = trial_balance(session)
+        tb = trial_balance(session, SYSTEM)
         problems = verify_ledger(session)
     engine.dispose()
     state = "balanced" if tb.balanced and not problems else f"PROBLEMS {problems[:3]}"
