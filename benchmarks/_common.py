@@ -98,6 +98,7 @@ def server(url: str, port: int, log_path: Path, **env: str) -> Iterator[Server]:
     environ = {**os.environ, "SUPERVISION_DATABASE_URL": url,
                "SUPERVISION_BIND": f"127.0.0.1:{port}", **env}
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path.parent.mkdir(parents=True, exist_ok=True)  # instance/ is absent in a fresh clone
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([str(ROOT / "scripts" / "serve-prod")], cwd=ROOT, env=environ,
                                 stdout=log, stderr=log)

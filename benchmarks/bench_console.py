@@ -15,6 +15,7 @@ the WSGI stack (server-side render time, no network). One line per page:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import statistics
 import sys
@@ -31,6 +32,8 @@ from supervision import clock, create_app
 from supervision.access.scope import SYSTEM
 from supervision.db import transaction
 from supervision.models import Base, ClassSession, Course, Flag, Institution
+
+from ._common import percentile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TARGET_MS = 300.0
@@ -55,14 +58,17 @@ def _book_money(session: Session, families: int) -> int:
             enrollment = create_enrollment(session, actor_for(parent), course_id=course.id,
                                            student_name=f"学生{n}",
                                            student_grade=course.grade_max, class_hours=10)
+            started = session.scalars(select(ClassSession).where(
+                ClassSession.course_id == course.id, ClassSession.starts_at < now)).first()
+            # Prepaid money pays only for classes after it arrived (SESSION_BEFORE_ENROLLMENT):
+            # the family paid an hour before the class it attends.
+            paid = now if started is None else started.starts_at - dt.timedelta(hours=1)
             apply_deposit(session, SYSTEM, event_id=f"bench-{enrollment.id}",
                           trustee_txn_id=f"bench-{enrollment.id}",
                           payment_reference=enrollment.payment_reference,
-                          amount_fen=enrollment.amount_fen, received_at=now)
-            started = session.scalars(select(ClassSession.id).where(
-                ClassSession.course_id == course.id, ClassSession.starts_at < now)).first()
+                          amount_fen=enrollment.amount_fen, received_at=paid)
             if started is not None:
-                record_attendance(session, SYSTEM, session_id=started,
+                record_attendance(session, SYSTEM, session_id=started.id,
                                   enrollment_ids=[enrollment.id], class_hours=1, as_of=now)
             booked += 1
     return booked
@@ -141,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         sign_in(client, token)
         for name, path in pages(app).items():
             times = sorted(measure(client, path, args.runs))
-            p50, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
+            p50, p95 = statistics.median(times), percentile(times, 95)
             # p95, not the single worst run: on a shared 2-core machine one run in thirty can
             # wait behind another process; max is printed too.
             verdict = "OK" if p95 < TARGET_MS else "SLOW"

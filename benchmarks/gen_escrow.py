@@ -108,7 +108,9 @@ def _service_part(make: Factory, m: Manifest, parents: list[Any], *,
     inst = make.institution(name="基准培训学校甲")
     teacher = make.teacher(inst)
     m.institution_token = make.token("institution", institution=inst)
-    received = dt.datetime(2026, 11, 1, 10, tzinfo=SH)
+    # Paid the day before the first session: prepaid money pays only for classes after it
+    # arrived (SESSION_BEFORE_ENROLLMENT).
+    received = dt.datetime(2026, 9, 30, 10, tzinfo=SH)
     first = dt.datetime(2026, 10, 1, 18, tzinfo=SH)
     single = make.course(inst, name="初二数学（单人课消）", price_per_class_hour_fen=PRICE)
     m.attendance_sessions = _past_sessions(make, single, teacher, attendance_sessions, first)

@@ -119,6 +119,9 @@ def generate(url: str, seed: int) -> DataSet:
             _, staff = create_principal(session, role="institution",
                                                 name=f"{inst.name}教务", institution_id=inst.id)
             enrollments = []
+            # Paid before the month's first class: prepaid money pays only for classes after
+            # it arrived (SESSION_BEFORE_ENROLLMENT).
+            paid_at = sessions[0].starts_at - dt.timedelta(days=1)
             for k in range(ENROLLMENTS_PER_INSTITUTION):
                 parent, token = create_principal(session, role="parent", name=f"家长{n}-{k}")
                 e = create_enrollment(session, actor_for(parent), course_id=course.id,
@@ -127,7 +130,7 @@ def generate(url: str, seed: int) -> DataSet:
                 apply_deposit(session, SYSTEM, event_id=f"lt-{e.id}",
                               payment_reference=e.payment_reference,
                               amount_fen=e.amount_fen, trustee_txn_id=f"LT-TX-{e.id}",
-                              received_at=clock.local_now())
+                              received_at=paid_at)
                 enrollments.append(e.id)
                 data.parents.append((token, e.id))
             per_institution.append((staff, [s.id for s in sessions], enrollments))

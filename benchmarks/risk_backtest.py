@@ -69,6 +69,7 @@ from tests.support.factories import Factory
 START = dt.date(2026, 3, 2)  # a Monday: spring term
 HOLIDAY = (dt.date(2026, 7, 4), dt.date(2026, 7, 31))  # the summer month of the city
 WARM_UP = 45  # days simulated before the first scoring: the refund baseline needs history
+MIN_DAYS = WARM_UP + 50  # the shortest city a survivor's rough patch fits in
 THRESHOLDS = range(30, 100, 10)
 DISTRICTS = ("320205", "320206", "320211", "320213", "320214", "320281", "320282")
 
@@ -471,6 +472,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
+    if args.days < MIN_DAYS:
+        # The warm-up, then a collapse's slow decline (up to 45 days) must fit in.
+        parser.error(f"--days must be at least {MIN_DAYS}")
     rng = random.Random(args.seed)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
