@@ -207,6 +207,13 @@ class CourseItem(MethodView):
     def get(self, course_id: int) -> Any:
         return registry.get_course(db_session(), current_actor(), course_id)
 
+    @requires(*STAFF)
+    @courses_bp.arguments(rs.CoursePatch, required=False)
+    @courses_bp.response(200, rs.CourseOut)
+    def patch(self, data: dict[str, Any], course_id: int) -> Any:
+        """Edit a course (an addition to API.md §3, in the style of PATCH /teachers/{id})."""
+        return registry.update_course(db_session(), current_actor(), course_id, data)
+
 
 @courses_bp.route("/courses/<int:course_id>/sessions")
 class CourseSessions(MethodView):

@@ -158,6 +158,13 @@ class TeacherIn(TeacherFields):
 
 
 class TeacherPatch(TeacherFields):
+    """Any field of the POST body, and left_on (离职): not before hired_on, not after today,
+    and no scheduled session after it (409); null undoes it."""
+
+    left_on = Date(allow_none=True, metadata={
+        "description": "the day the teacher left (离职); sessions after it are refused",
+        "example": "2026-11-30"})
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(partial=True, **kwargs)
 
@@ -175,6 +182,8 @@ class TeacherOut(Schema):
     background_checked_on = ma.fields.Date(allow_none=True, metadata={"example": "2026-08-20"})
     employment = Str(metadata={"example": "full_time"})
     hired_on = ma.fields.Date(metadata={"example": "2026-09-01"})
+    left_on = ma.fields.Date(allow_none=True, metadata={"description": "离职日期; null: on staff",
+                                                        "example": None})
     created_at = DateTimeField(metadata={"example": "2026-09-01T08:40:00+08:00"})
 
 
@@ -220,6 +229,15 @@ class CourseIn(Schema):
                                            "example": 45})
     price_per_class_hour_fen = money(required=True, metadata={"example": 6000})
     venue_id = _id(allow_none=True, metadata={"example": 5})
+
+
+class CoursePatch(CourseIn):
+    """Any field of the POST body; the course as it would be must pass the same checks. Once
+    the course has enrollments still to be taught, mode and minutes_per_class_hour are fixed
+    (409); a new price applies to new enrollments only (each keeps its own)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)
 
 
 class CourseOut(Schema):

@@ -13,6 +13,7 @@ from .courses import (
     get_course,
     schedule_sessions,
     sessions_query,
+    update_course,
 )
 from .institutions import (
     CATEGORIES,
@@ -77,6 +78,7 @@ __all__ = [
     "schedule_sessions",
     "sessions_query",
     "teachers_query",
+    "update_course",
     "update_institution",
     "update_teacher",
     "venues_query",

@@ -11,12 +11,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..access.scope import Actor, get_in_scope, policy_of, scoped
 from ..errors import Conflict, Invalid, RuleViolation
-from ..models import ClassSession, Course, Institution, Teacher, Venue
+from ..models import ClassSession, Course, Enrollment, Institution, Teacher, Venue
 from ._checks import Errors, add, one_of, raise_if, reject_unknown, require
 from .institutions import CATEGORIES
 
@@ -29,6 +30,11 @@ FIELDS = ("name", "subject", "category", "grade_min", "grade_max", "mode", "clas
 REQUIRED = ("name", "subject", "category", "grade_min", "grade_max", "mode", "class_size",
             "price_per_class_hour_fen")
 SESSION_FIELDS = ("starts_at", "ends_at", "teacher_id", "venue_id")
+# What an enrollment still to be taught was bought as: a class hour's length and whether it
+# is taught online. Fixed once such enrollments exist (the price may change: an enrollment
+# keeps its own, so a new price applies to new enrollments only).
+FIXED_WITH_ENROLLMENTS = ("mode", "minutes_per_class_hour")
+LIVE_ENROLLMENT_STATUSES = ("awaiting_payment", "active")
 
 
 def create_course(session: Session, actor: Actor, data: Mapping[str, Any], *,
@@ -59,6 +65,40 @@ def new_course(session: Session, institution_id: int, data: Mapping[str, Any], *
     return Course(institution_id=institution_id, **values)
 
 
+def update_course(session: Session, actor: Actor, course_id: int,
+                  data: Mapping[str, Any]) -> Course:
+    """Change some fields of a course (its institution, or a regulator in scope, as for a
+    teacher's PATCH). The merged course passes every check of create_course; a null
+    minutes_per_class_hour means the default of the (new) mode. Once enrollments still to be
+    taught exist, FIXED_WITH_ENROLLMENTS may not change (409)."""
+    course = get_in_scope(session, actor, Course, course_id, for_update=True)
+    reject_unknown(data, FIELDS)
+    errors: Errors = {}
+    require(errors, data, [name for name in data if name in REQUIRED])
+    values = {name: getattr(course, name) for name in FIELDS}
+    values.update(data)
+    _check_course(session, course.institution_id, values, errors)
+    raise_if(errors)
+    if values["minutes_per_class_hour"] is None:
+        rules = policy_of(session)["rules"]
+        values["minutes_per_class_hour"] = rules[f"default_minutes_per_class_hour_{values['mode']}"]
+    changed = [name for name in FIXED_WITH_ENROLLMENTS if values[name] != getattr(course, name)]
+    if changed and live_enrollments(session, course.id):
+        raise Conflict(f"the course has enrollments still to be taught: {', '.join(changed)} "
+                       "may not change (they were bought as they are)")
+    for name, value in values.items():
+        setattr(course, name, value)
+    session.flush()
+    return course
+
+
+def live_enrollments(session: Session, course_id: int) -> int:
+    """Enrollments of the course not yet paid or still being taught."""
+    return session.scalar(select(func.count()).select_from(Enrollment).where(
+        Enrollment.course_id == course_id,
+        Enrollment.status.in_(LIVE_ENROLLMENT_STATUSES))) or 0
+
+
 def get_course(session: Session, actor: Actor, course_id: int) -> Course:
     return get_in_scope(session, actor, Course, course_id)
 
@@ -83,8 +123,8 @@ def schedule_sessions(session: Session, actor: Actor, course_id: int,
         raise Invalid.field("sessions", f"between 1 and {limit} sessions at once")
     for item in items:
         reject_unknown(item, SESSION_FIELDS)
-    teachers = own_ids(session, Teacher, course.institution_id,
-                       {item.get("teacher_id") for item in items})
+    teachers = own_teachers(session, course.institution_id,
+                            {item.get("teacher_id") for item in items})
     venues = own_ids(session, Venue, course.institution_id,
                      {item.get("venue_id") for item in items})
     errors: Errors = {}
@@ -159,11 +199,13 @@ def _check_course(session: Session, institution_id: int, values: dict[str, Any],
             add(errors, "venue_id", "not a venue of this institution")
 
 
-def new_session(course: Course, n: int, item: Mapping[str, Any], teachers: set[int],
-                venues: set[int], errors: Errors) -> ClassSession:
+def new_session(course: Course, n: int, item: Mapping[str, Any],
+                teachers: Mapping[int, dt.date | None], venues: set[int],
+                errors: Errors) -> ClassSession:
     """Check item `n` of a batch (errors keyed `sessions.{n}.<field>`); the session unsaved.
 
-    `teachers` and `venues` are the ids of the institution's own, looked up once a batch."""
+    `teachers` (id: left_on, see own_teachers) and `venues` are the institution's own,
+    looked up once a batch."""
     starts, ends = item.get("starts_at"), item.get("ends_at")
     for name, value in (("starts_at", starts), ("ends_at", ends)):
         if not isinstance(value, dt.datetime) or value.tzinfo is None:
@@ -171,8 +213,15 @@ def new_session(course: Course, n: int, item: Mapping[str, Any], teachers: set[i
     if isinstance(starts, dt.datetime) and isinstance(ends, dt.datetime) \
             and starts.tzinfo is not None and ends.tzinfo is not None and ends <= starts:
         add(errors, f"sessions.{n}.ends_at", "must be after starts_at")
-    if item.get("teacher_id") not in teachers:
+    teacher_id = item.get("teacher_id")
+    if not isinstance(teacher_id, int) or teacher_id not in teachers:
         add(errors, f"sessions.{n}.teacher_id", "not a teacher of this institution")
+    elif isinstance(starts, dt.datetime) and starts.tzinfo is not None:
+        left_on = teachers[teacher_id]
+        # The leaving day itself may still be taught; a later (Shanghai) day may not.
+        if left_on is not None and starts.astimezone(clock.SHANGHAI).date() > left_on:
+            add(errors, f"sessions.{n}.teacher_id",
+                f"the teacher left on {left_on.isoformat()}, before this session")
     venue_id = item.get("venue_id")
     if venue_id is None and course.mode == "offline":
         venue_id = course.venue_id
@@ -181,6 +230,20 @@ def new_session(course: Course, n: int, item: Mapping[str, Any], teachers: set[i
     return ClassSession(course_id=course.id, institution_id=course.institution_id,
                         starts_at=starts, ends_at=ends, teacher_id=item.get("teacher_id"),
                         venue_id=venue_id, status="scheduled")
+
+
+def own_teachers(session: Session, institution_id: int,
+                 ids: set[Any]) -> dict[int, dt.date | None]:
+    """Which of `ids` are the institution's teachers, with the day each left (None: on
+    staff). The rows are read FOR SHARE: a concurrent marking of one as left (which locks it
+    FOR UPDATE and counts its later sessions) waits for this batch, or this for it."""
+    wanted = [i for i in ids if isinstance(i, int)]
+    if not wanted:
+        return {}
+    rows = session.execute(select(Teacher.id, Teacher.left_on).where(
+        Teacher.id.in_(wanted), Teacher.institution_id == institution_id)
+        .order_by(Teacher.id).with_for_update(read=True))
+    return {teacher_id: left_on for teacher_id, left_on in rows}
 
 
 def own_ids(session: Session, model: type[Teacher] | type[Venue], institution_id: int,

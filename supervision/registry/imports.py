@@ -36,7 +36,7 @@ from ..errors import Invalid, NotFound
 from ..models import ClassSession, Course, Institution, Teacher, Venue
 from ..text import forbidden_char_message
 from ._checks import Errors
-from .courses import new_course, new_session, own_ids, require_may_schedule
+from .courses import new_course, new_session, own_ids, own_teachers, require_may_schedule
 from .teachers import new_teacher
 
 KINDS = ("teachers", "courses", "sessions")
@@ -464,8 +464,8 @@ def _sessions(session: Session, actor: Actor, institution_id: int, rows: list[Ro
     wanted = {r.values.get("course_id") for r in rows} - {None}
     courses = {c.id: c for c in session.scalars(select(Course).where(
         Course.id.in_(wanted), Course.institution_id == institution.id))}
-    teachers = own_ids(session, Teacher, institution.id, {r.values.get("teacher_id")
-                                                          for r in rows})
+    teachers = own_teachers(session, institution.id, {r.values.get("teacher_id")
+                                                      for r in rows})
     venues = own_ids(session, Venue, institution.id, {r.values.get("venue_id") for r in rows})
     out = []
     for row in rows:

@@ -6,17 +6,19 @@ arrival to a keyed hash (to recognise one person across institutions and rosters
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..access.policy import require_citywide_regulator
 from ..access.scope import Actor, get_in_scope, scope_clause, scoped, settings_of
-from ..errors import Invalid
+from ..errors import Conflict, Invalid
 from ..identifiers import cert_error, cert_level, hash_id_number, id_number_error, mask_id_number
-from ..models import Institution, RosterEntry, Teacher
+from ..models import ClassSession, Institution, RosterEntry, Teacher
 from ._checks import Errors, add, as_date, one_of, raise_if, reject_unknown, require
 
 # The API's five levels, plus the two other certificate types of RULES.md §6, so a level can
@@ -31,8 +33,10 @@ MAX_ROSTER_NUMBERS = 10000
 FIELDS = ("name", "id_number", "qualification_cert_no", "cert_level", "cert_subject",
           "is_inservice_school_teacher", "background_check_status", "background_checked_on",
           "employment", "hired_on")
+# 离职: set by an edit only (a teacher is registered on staff); None again on a return.
+UPDATE_FIELDS = (*FIELDS, "left_on")
 NULLABLE = frozenset({"qualification_cert_no", "cert_level", "cert_subject",
-                      "background_checked_on"})
+                      "background_checked_on", "left_on"})
 REQUIRED = ("name", "id_number", "background_check_status", "employment", "hired_on")
 # Big IN lists are split so neither database's parameter limit is ever reached.
 _CHUNK = 1000
@@ -63,8 +67,12 @@ def new_teacher(session: Session, actor: Actor, data: Mapping[str, Any]) -> Teac
 
 def update_teacher(session: Session, actor: Actor, teacher_id: int,
                    changes: Mapping[str, Any]) -> Teacher:
+    """Change some fields of a teacher; `left_on` records (or, None, undoes) leaving.
+
+    The teacher's row is locked, so a concurrent scheduling (which reads it FOR SHARE) cannot
+    add a session after the leaving day while this checks there is none."""
     teacher = get_in_scope(session, actor, Teacher, teacher_id, for_update=True)
-    reject_unknown(changes, FIELDS)
+    reject_unknown(changes, UPDATE_FIELDS)
     values = dict(changes)
     errors: Errors = {}
     require(errors, values, [name for name in values if name not in NULLABLE])
@@ -73,11 +81,44 @@ def update_teacher(session: Session, actor: Actor, teacher_id: int,
         values.setdefault("qualification_cert_no", teacher.qualification_cert_no)
         values.setdefault("cert_level", None)
     _check_values(session, values, errors)
+    as_date(errors, values, "left_on")
+    _check_left_on(values.get("hired_on", teacher.hired_on),
+                   values.get("left_on", teacher.left_on), errors)
     raise_if(errors)
+    left_on = values.get("left_on", teacher.left_on)
+    if left_on is not None and left_on != teacher.left_on:
+        _require_no_sessions_after(session, teacher, left_on)
     for name, value in values.items():
         setattr(teacher, name, value)
     session.flush()
     return teacher
+
+
+def _check_left_on(hired_on: Any, left_on: Any, errors: Errors) -> None:
+    """Leaving is a past or present fact (no later than today) and follows the hiring."""
+    if not isinstance(left_on, dt.date) or "left_on" in errors:
+        return
+    if isinstance(hired_on, dt.date) and left_on < hired_on:
+        add(errors, "left_on", "must not be before hired_on")
+    if left_on > clock.today():
+        add(errors, "left_on", "must not be after today")
+
+
+def sessions_after_leaving(session: Session, teacher_id: int, left_on: dt.date) -> int:
+    """Scheduled sessions of the teacher on a (Shanghai) day after `left_on`."""
+    after = dt.datetime.combine(left_on + dt.timedelta(days=1), dt.time(), clock.SHANGHAI)
+    return session.scalar(select(func.count()).select_from(ClassSession).where(
+        ClassSession.teacher_id == teacher_id, ClassSession.status == "scheduled",
+        ClassSession.starts_at >= after)) or 0
+
+
+def _require_no_sessions_after(session: Session, teacher: Teacher, left_on: dt.date) -> None:
+    # A teacher who left teaches no more: the sessions after the day must be cancelled (or
+    # the day is wrong). Kept as an invariant, so no rule has to look for such sessions.
+    found = sessions_after_leaving(session, teacher.id, left_on)
+    if found:
+        raise Conflict(f"the teacher still has {found} scheduled sessions after left_on "
+                       f"{left_on.isoformat()}: cancel them first")
 
 
 def get_teacher(session: Session, actor: Actor, teacher_id: int) -> Teacher:

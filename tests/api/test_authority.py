@@ -197,6 +197,8 @@ API: list[Row] = [
     row("POST", "/courses", "/courses", "institution", kind="reference", field="venue_id",
         body=lambda w: course_body(venue_id=w.ids["venue_b"]), owner_status=201),
     row("GET", "/courses/<int:course_id>", "/courses/{course_b}", ANYONE, public_to="parent"),
+    row("PATCH", "/courses/<int:course_id>", "/courses/{course_b}", STAFF,
+        body=lambda w: {"name": "改了名的课程"}),
     row("POST", "/courses/<int:course_id>/sessions", "/courses/{course_b}/sessions",
         "institution", owner_status=201,
         body=lambda w: {"sessions": session_items(w.ids["teacher_b"])}),
