@@ -1,10 +1,11 @@
-"""新增课程: the course form, with the price and category rules the engine would raise shown
-before saving (as the session form does for the timing rules). The write is the registry's
-create_course, the service the API's POST /courses calls."""
+"""新增课程 and 编辑课程: one course form, with what a compliance run would raise about the
+course shown before saving (as the session form does for the timing rules). The warnings are
+the course rules' own findings on the course as it would be (compliance.preview: the rules run
+on it inside a savepoint that is rolled back), never a copy of a rule in this module. The write
+is the registry's create_course or update_course, the services of the API's POST and PATCH."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -12,25 +13,27 @@ from flask import flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from ..access.scope import policy_of
-from ..compliance.catalogue import parameter_value
+from ..compliance.model import Finding
+from ..compliance.preview import preview_course
 from ..errors import DomainError
 from ..models import Course
-from ..registry.courses import create_course, new_course
+from ..registry.courses import create_course, get_course, live_enrollments, update_course
 from ..registry.institutions import venues_query
 from ..web.request import db_session, request_work
-from ..wording import yuan
 from . import bp
 from .forms import CourseForm
-from .refusals import RULES, explain
-from .schedule import guide_ceiling_fen
+from .refusals import explain
 from .signin import institution_actor
 
 NO_VENUE = 0
 
 
-def _course_form() -> CourseForm:
+def _course_form(course: Course | None = None) -> CourseForm:
     session, actor = db_session(), institution_actor()
-    form = CourseForm()
+    form = CourseForm(obj=course)
+    if course is not None and not form.is_submitted():
+        form.price_yuan.data = Decimal(course.price_per_class_hour_fen) / 100
+        form.venue_id.data = course.venue_id or NO_VENUE
     form.subject.choices = [(code, str(info.get("name", code)))
                             for code, info in policy_of(session)["subjects"].items()]
     form.venue_id.choices = [(NO_VENUE, "（无，线上课程）")] + [
@@ -39,10 +42,11 @@ def _course_form() -> CourseForm:
     return form
 
 
-def _page(form: CourseForm, *, warnings: list[str] | None = None,
+def _page(form: CourseForm, *, course: Course | None = None, warnings: list[str] | None = None,
           refusal: str | None = None, status: int = 200) -> Any:
-    return render_template("institution/course_form.html", form=form,
-                           warnings=warnings or [], refusal=refusal), status
+    enrolled = bool(course is not None and live_enrollments(db_session(), course.id))
+    return render_template("institution/course_form.html", form=form, course=course,
+                           enrolled=enrolled, warnings=warnings or [], refusal=refusal), status
 
 
 def _data(form: CourseForm) -> dict[str, Any]:
@@ -58,34 +62,40 @@ def _data(form: CourseForm) -> dict[str, Any]:
     }
 
 
-def disguised_keywords(policy: Mapping[str, Any], course: Course) -> list[str] | None:
-    """DISGUISED_SUBJECT on one unsaved course, read as the rule's SQL reads it (subjects.py
-    has no row-level predicate): a non-subject course within the rules' grades whose subject
-    is subject-type ([] then) or whose name holds a keyword (those keywords); None if clear."""
-    if course.category != "non_subject" \
-            or course.grade_min > parameter_value(policy, "subject_rules_grade_max") \
-            or course.grade_max < parameter_value(policy, "subject_rules_grade_min"):
-        return None
-    hits = [str(k) for k in parameter_value(policy, "disguised_subject_keywords")
-            if str(k) in course.name]
-    if policy["subjects"].get(course.subject, {}).get("subject_type"):
-        return hits
-    return hits or None
+def warning_text(finding: Finding) -> str:
+    """A finding as the form shows it: the run's own Chinese wording, then the rule code."""
+    return f"{finding.summary}（{finding.rule}）"
 
 
-def course_warnings(course: Course) -> list[str]:
-    """What a compliance run would raise for this course once saved, in Chinese."""
-    policy = policy_of(db_session())
-    out = []
-    ceiling = guide_ceiling_fen(course)
-    if ceiling is not None and course.price_per_class_hour_fen > ceiling:
-        out.append(f"{RULES['PRICE_ABOVE_GUIDE']}每课时{yuan(course.price_per_class_hour_fen)}，"
-                   f"上限{yuan(ceiling)}（PRICE_ABOVE_GUIDE）")
-    hits = disguised_keywords(policy, course)
-    if hits is not None:
-        why = f"课程名称含学科类关键词（{'、'.join(hits)}）" if hits else "科目为学科类科目"
-        out.append(f"{RULES['DISGUISED_SUBJECT']}{why}（DISGUISED_SUBJECT）")
-    return out
+def _save(form: CourseForm, course: Course | None) -> Response | Any:
+    if not form.validate():
+        return _page(form, course=course, status=422)
+    session, actor = db_session(), institution_actor()
+    price = form.price_yuan.data
+    if price is not None and price != price.quantize(Decimal("0.01")):
+        form.price_yuan.errors = ["单价最多精确到分（两位小数）。"]
+        return _page(form, course=course, status=422)
+    data = _data(form)
+    course_id = course.id if course is not None else None
+    try:
+        # Every check of the write, and the course rules on the result; nothing is kept.
+        warnings = [warning_text(f) for f in preview_course(session, actor, data,
+                                                            course_id=course_id)]
+    except DomainError as error:
+        return _page(form, course=course, refusal=explain(error), status=422)
+    if warnings and not form.confirmed.data:
+        # Saved only once the clerk has read what the compliance run would raise.
+        return _page(form, course=course, warnings=warnings)
+    try:
+        with request_work().savepoint():  # a refusal writes nothing
+            if course_id is None:
+                saved = create_course(session, actor, data)
+            else:
+                saved = update_course(session, actor, course_id, data)
+    except DomainError as error:
+        return _page(form, course=course, refusal=explain(error), status=422)
+    flash(f"已{'新增' if course_id is None else '保存'}课程：{saved.name}。", "success")
+    return redirect(url_for("institution.courses"))
 
 
 @bp.get("/courses/new")
@@ -95,28 +105,16 @@ def new_course_page() -> Any:
 
 @bp.post("/courses")
 def add_course() -> Response | Any:
-    form = _course_form()
-    if not form.validate():
-        return _page(form, status=422)
-    session, actor = db_session(), institution_actor()
-    price = form.price_yuan.data
-    if price is not None and price != price.quantize(Decimal("0.01")):
-        form.price_yuan.errors = ["单价最多精确到分（两位小数）。"]
-        return _page(form, status=422)
-    data = _data(form)
-    try:
-        # Every check of create_course, on a course not added to the session.
-        unsaved = new_course(session, actor.institution_id or 0, data)
-    except DomainError as error:
-        return _page(form, refusal=explain(error), status=422)
-    warnings = course_warnings(unsaved)
-    if warnings and not form.confirmed.data:
-        # Saved only once the clerk has read what the compliance run would raise.
-        return _page(form, warnings=warnings)
-    try:
-        with request_work().savepoint():  # a refusal writes nothing
-            course = create_course(session, actor, data)
-    except DomainError as error:
-        return _page(form, refusal=explain(error), status=422)
-    flash(f"已新增课程：{course.name}。", "success")
-    return redirect(url_for("institution.courses"))
+    return _save(_course_form(), None)
+
+
+@bp.get("/courses/<int:course_id>/edit")
+def edit_course(course_id: int) -> Any:
+    course = get_course(db_session(), institution_actor(), course_id)
+    return _page(_course_form(course), course=course)
+
+
+@bp.post("/courses/<int:course_id>")
+def save_course(course_id: int) -> Response | Any:
+    course = get_course(db_session(), institution_actor(), course_id)
+    return _save(_course_form(), course)

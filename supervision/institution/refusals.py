@@ -33,7 +33,7 @@ FIELDS = {
     "address": "地址", "contact_phone": "联系电话",
     "grade_min": "最低年级", "grade_max": "最高年级", "subject": "科目", "category": "类别",
     "mode": "形式", "class_size": "班额", "minutes_per_class_hour": "每课时分钟数",
-    "price_per_class_hour_fen": "单价",
+    "price_per_class_hour_fen": "单价", "left_on": "离职日期",
 }
 
 # Phrases of the services' messages, in the order they are tried.
@@ -45,6 +45,12 @@ PHRASES = (
     ("enrollment is", "有学生的报名不在上课中（未付款、已结课或已退费）。"),
     ("listed twice", "同一个学生被勾选了两次。"),
     ("already cancelled", "这节课已经取消过了。"),
+    ("they were bought as they are",
+     "这门课程已有未结课的报名，授课形式和每课时分钟数不能再修改。"),
+    ("the teacher left on", "该教师已离职，离职日期之后不能再为其排课。"),
+    ("scheduled sessions after left_on", "该教师在离职日期之后仍有已排的课次，请先取消这些课次。"),
+    ("must not be before hired_on", "离职日期不能早于入职日期。"),
+    ("must not be after today", "离职日期不能晚于今天。"),
     ("check character is wrong", "身份证号校验位不正确，请核对。"),
     ("17 digits and a check character", "身份证号应为 17 位数字加 1 位校验码（数字或 X）。"),
     ("birth date", "身份证号中的出生日期无效。"),
