@@ -148,13 +148,25 @@ class Result:
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     late: int = 0  # open loop: requests started more than 10 ms after their slot
+    # Where the answers came from, by the X-Served-By header the replica routing adds
+    # ("-" when the server sent none).
+    served_by: dict[str, int] = field(default_factory=dict)
+    unanswered: int = 0  # connection errors
 
     def merge(self, other: Result) -> None:
         self.latencies += other.latencies
         self.late += other.late
+        self.unanswered += other.unanswered
         self.errors += other.errors[:5]
         for status, n in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + n
+        for where, n in other.served_by.items():
+            self.served_by[where] = self.served_by.get(where, 0) + n
+
+    @property
+    def failed(self) -> int:
+        """Calls that got no answer or an answer other than the expected one."""
+        return sum(self.statuses.values()) - len(self.latencies) + self.unanswered
 
     def describe(self) -> str:
         ms = [x * 1000 for x in self.latencies]
@@ -170,6 +182,7 @@ class Client:
     def __init__(self, host: str) -> None:
         self.host, self.port = host.split(":")[0], int(host.split(":")[1])
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        self.served_by = "-"  # the last answer's X-Served-By header
 
     def call(self, c: Call) -> tuple[int, bytes]:
         body = None if c.body is None else json.dumps(c.body).encode()
@@ -178,6 +191,7 @@ class Client:
             try:
                 self.conn.request(c.method, c.path, body=body, headers=headers)
                 resp = self.conn.getresponse()
+                self.served_by = resp.getheader("X-Served-By") or "-"
                 return resp.status, resp.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self.conn.close()
@@ -192,10 +206,13 @@ def _record(result: Result, client: Client, call: Call, ok: int) -> None:
     try:
         status, body = client.call(call)
     except OSError as exc:
-        result.errors.append(repr(exc))
+        result.unanswered += 1
+        if len(result.errors) < 5:
+            result.errors.append(repr(exc))
         return
     elapsed = time.perf_counter() - t0
     result.statuses[status] = result.statuses.get(status, 0) + 1
+    result.served_by[client.served_by] = result.served_by.get(client.served_by, 0) + 1
     if status == ok:
         result.latencies.append(elapsed)
     elif len(result.errors) < 5:

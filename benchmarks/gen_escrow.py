@@ -9,8 +9,10 @@ Two parts:
 - Through the services (create_enrollment as the parent, apply_deposit as the trustee's event
   would): institution 甲 with a course of `attendance_enrollments` paid 60-hour enrollments and
   `attendance_sessions` started 45-minute sessions (the attendance postings, one enrollment per
-  request), and a second course of 40 paid enrollments with `class40_sessions` started sessions
-  (attendance of a whole class in one request).
+  request: at most 60 of them, the hours paid for), and `classes40` courses of 40 paid
+  enrollments, each with `class40_sessions` started sessions (attendance of a whole class in
+  one request; one class per measurement run). The sessions are the last days' evenings, so
+  they have started whatever the date of the run; everything else is fixed by the seed.
 - In bulk (COPY), for the escrow status read and the reconciliation: institution 乙 (made by the
   services, its ledger accounts opened by them) with `bulk` active enrollments, each with its
   six bucket accounts, one deposit received on DAY (so its custody account moved `bulk` times
@@ -35,7 +37,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from supervision import create_app
+from supervision import clock, create_app
 from supervision.access.principals import actor_for, create_principal
 from supervision.access.scope import SYSTEM
 from supervision.config import Settings
@@ -63,8 +65,9 @@ class Manifest:
     institution_token: str = ""  # institution 甲's staff
     attendance_sessions: list[int] = field(default_factory=list)
     attendance_enrollments: list[int] = field(default_factory=list)
-    class40_sessions: list[int] = field(default_factory=list)
-    class40_enrollments: list[int] = field(default_factory=list)
+    # One class of 40 per measurement run, (its sessions, its enrollments): a class's 60 paid
+    # hours last one run's requests, not three.
+    classes40: list[tuple[list[int], list[int]]] = field(default_factory=list)
     parent_tokens: list[str] = field(default_factory=list)
     # (enrollment id, index into parent_tokens) of bulk enrollments, for the status reads
     read_targets: list[tuple[int, int]] = field(default_factory=list)
@@ -77,9 +80,16 @@ class Manifest:
 
 def _past_sessions(make: Factory, course: Course, teacher: Any, n: int,
                    first: dt.datetime) -> list[int]:
-    """`n` 45-minute sessions, one a day at 18:00 from `first`: all started already."""
+    """`n` 45-minute sessions (one class hour each), one a day at 18:00 from `first`."""
     return [make.session_of(course, teacher, starts_at=first + dt.timedelta(days=i),
                             minutes=45).id for i in range(n)]
+
+
+def _last_days(n: int) -> dt.datetime:
+    """18:00 Shanghai time `n` days ago: `n` daily sessions from then have all started (an
+    attendance for a session not yet started is refused), whatever the date of the run."""
+    day = clock.today() - dt.timedelta(days=n)
+    return dt.datetime.combine(day, dt.time(18), tzinfo=SH)
 
 
 def _paid_enrollments(session: Session, course: Course, parents: Sequence[Any], n: int,
@@ -102,24 +112,25 @@ def _paid_enrollments(session: Session, course: Course, parents: Sequence[Any], 
 
 
 def _service_part(make: Factory, m: Manifest, parents: list[Any], *,
-                  attendance_enrollments: int, attendance_sessions: int,
+                  attendance_enrollments: int, attendance_sessions: int, classes40: int,
                   class40_sessions: int) -> None:
     session = make.session
     inst = make.institution(name="基准培训学校甲")
     teacher = make.teacher(inst)
     m.institution_token = make.token("institution", institution=inst)
-    # Paid the day before the first session: prepaid money pays only for classes after it
+    first = _last_days(max(attendance_sessions, class40_sessions))
+    # Paid the morning of the first session: prepaid money pays only for classes after it
     # arrived (SESSION_BEFORE_ENROLLMENT).
-    received = dt.datetime(2026, 9, 30, 10, tzinfo=SH)
-    first = dt.datetime(2026, 10, 1, 18, tzinfo=SH)
+    received = first - dt.timedelta(hours=8)
     single = make.course(inst, name="初二数学（单人课消）", price_per_class_hour_fen=PRICE)
     m.attendance_sessions = _past_sessions(make, single, teacher, attendance_sessions, first)
     m.attendance_enrollments = _paid_enrollments(session, single, parents,
                                                  attendance_enrollments, "A", received)
-    whole = make.course(inst, name="初二数学（整班课消）", class_size=40,
-                        price_per_class_hour_fen=PRICE)
-    m.class40_sessions = _past_sessions(make, whole, teacher, class40_sessions, first)
-    m.class40_enrollments = _paid_enrollments(session, whole, parents, 40, "C", received)
+    for k in range(classes40):
+        whole = make.course(inst, name=f"初二数学（整班课消{k + 1}班）", class_size=40,
+                            price_per_class_hour_fen=PRICE)
+        m.classes40.append((_past_sessions(make, whole, teacher, class40_sessions, first),
+                            _paid_enrollments(session, whole, parents, 40, f"C{k}", received)))
 
 
 # --- in bulk ---------------------------------------------------------------------------------
@@ -268,8 +279,8 @@ def _bulk_part(make: Factory, m: Manifest, rng: random.Random, parent_ids: list[
 # --- the whole -------------------------------------------------------------------------------
 
 def generate(url: str, *, seed: int = 2026, bulk: int = 100_000,
-             attendance_enrollments: int = 600, attendance_sessions: int = 40,
-             class40_sessions: int = 60) -> Manifest:
+             attendance_enrollments: int = 600, attendance_sessions: int = HOURS,
+             classes40: int = 3, class40_sessions: int = 53) -> Manifest:
     """Build the data set in the (empty) database at `url`; prints one line per step."""
     random.seed(seed)  # Books' transfer ids
     rng = random.Random(seed)
@@ -288,10 +299,12 @@ def generate(url: str, *, seed: int = 2026, bulk: int = 100_000,
         parent_ids = [p.id for p in parents]
         make = Factory(session)  # one factory: its fake USCCs and numbers never repeat
         _service_part(make, m, parents, attendance_enrollments=attendance_enrollments,
-                      attendance_sessions=attendance_sessions, class40_sessions=class40_sessions)
-    print(f"gen_escrow services: {attendance_enrollments + 40} enrollments created and paid "
-          f"through create_enrollment/apply_deposit, {attendance_sessions + class40_sessions} "
-          f"sessions, in {time.perf_counter() - started:.1f} s", flush=True)
+                      attendance_sessions=attendance_sessions, classes40=classes40,
+                      class40_sessions=class40_sessions)
+    print(f"gen_escrow services: {attendance_enrollments + 40 * classes40} enrollments created "
+          f"and paid through create_enrollment/apply_deposit, "
+          f"{attendance_sessions + classes40 * class40_sessions} sessions, "
+          f"in {time.perf_counter() - started:.1f} s", flush=True)
     started = time.perf_counter()
     with transaction(factory, settings=settings, actor=SYSTEM) as session:
         make.session = session
