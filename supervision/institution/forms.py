@@ -32,7 +32,10 @@ class AttendanceForm(HtmlForm):
 
 class SessionForm(HtmlForm):
     course_id = SelectField("课程", coerce=int, validators=[DataRequired("请选择课程。")])
-    teacher_id = SelectField("授课教师", coerce=int, validators=[DataRequired("请选择教师。")])
+    # Not limited to the options shown (a teacher who left is not offered): the service
+    # decides, and refuses another institution's teacher or one who left, in Chinese.
+    teacher_id = SelectField("授课教师", coerce=int, validate_choice=False,
+                             validators=[DataRequired("请选择教师。")])
     starts_at = DateTimeLocalField("开始时间", format="%Y-%m-%dT%H:%M",
                                    validators=[DataRequired("请填写开始时间。")])
     ends_at = DateTimeLocalField("结束时间", format="%Y-%m-%dT%H:%M",
@@ -82,6 +85,12 @@ class TeacherForm(HtmlForm):
     employment = SelectField("用工方式", choices=options(labels.EMPLOYMENT.items()),
                              validators=[DataRequired()])
     hired_on = DateField("入职日期", validators=[DataRequired("请填写入职日期。")])
+
+
+class LeaveForm(HtmlForm):
+    """离职: the day the teacher left (the page fills in today)."""
+
+    left_on = DateField("离职日期", validators=[DataRequired("请填写离职日期。")])
 
 
 class RespondForm(HtmlForm):

@@ -71,8 +71,10 @@ def _session_form() -> SessionForm:
     form = SessionForm()
     form.course_id.choices = [(c.id, c.name) for c in session.scalars(courses_query(session,
                                                                                     actor))]
+    # A teacher who left (离职) is not offered: the service refuses sessions after the day.
     form.teacher_id.choices = [(t.id, t.name) for t in session.scalars(teachers_query(session,
-                                                                                      actor))]
+                                                                                      actor))
+                               if t.left_on is None]
     return form
 
 

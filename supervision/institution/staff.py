@@ -1,6 +1,6 @@
 """从业人员: the teachers (ID numbers masked once entered), their certificate and background
-status and the open problems a compliance run found about each; add and edit through the
-registry service the API calls."""
+status and the open problems a compliance run found about each; add, edit and mark as left
+(离职) through the registry service the API calls (PATCH /teachers/{id})."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from werkzeug.wrappers import Response
 
 from .. import clock
 from ..compliance.workflow import FlagFilters, flags_query
-from ..errors import Invalid
+from ..errors import DomainError, Invalid
 from ..models import Flag, Teacher
 from ..registry.teachers import get_teacher, register_teacher, teachers_query, update_teacher
 from ..vocab import OUTSTANDING_FLAG_STATUSES
 from ..web.request import db_session, request_work
 from . import bp, labels
-from .forms import TeacherForm
+from .forms import LeaveForm, TeacherForm
 from .refusals import explain, phrase
 from .signin import institution_actor
 
@@ -37,9 +37,10 @@ def _page(form: TeacherForm, *, editing: Teacher | None = None, refusal: str | N
           status: int = 200) -> Any:
     session, actor = db_session(), institution_actor()
     teachers = list(session.scalars(teachers_query(session, actor)))
+    leave_form = LeaveForm(formdata=None, data={"left_on": clock.today()})
     return render_template("institution/teachers.html", teachers=teachers, form=form,
                            editing=editing, refusal=refusal, flags=_flags_by_teacher(),
-                           labels=labels), status
+                           leave_form=leave_form, labels=labels), status
 
 
 @bp.get("/teachers")
@@ -103,3 +104,18 @@ def save_teacher(teacher_id: int) -> Response | Any:
     return _save(TeacherForm(), teacher)
 
 
+@bp.post("/teachers/<int:teacher_id>/leave")
+def mark_left(teacher_id: int) -> Response | Any:
+    session, actor = db_session(), institution_actor()
+    teacher = get_teacher(session, actor, teacher_id)
+    form = LeaveForm()
+    if not form.validate():
+        return _page(TeacherForm(formdata=None), refusal="请填写离职日期。", status=422)
+    try:
+        with request_work().savepoint():  # a refusal writes nothing
+            update_teacher(session, actor, teacher.id, {"left_on": form.left_on.data})
+    except DomainError as error:
+        return _page(TeacherForm(formdata=None), refusal=explain(error), status=422)
+    flash(f"已登记 {teacher.name} 离职（{form.left_on.data:%Y年%m月%d日}），"
+          "此后不能再为其排课。", "success")
+    return redirect(url_for("institution.teachers"))
