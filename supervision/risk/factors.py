@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from ..models import ClassSession, Complaint, Flag, Statement
+from ..models import ClassSession, Complaint, Flag, Statement, Teacher
 from ..models.escrow import Consumption, LedgerAccount, Refund
 from ..vocab import OUTSTANDING_FLAG_STATUSES
 
@@ -34,7 +34,7 @@ class Readings:
     statements: dict[int, tuple[dt.date, int]]  # the last statement: (date, closing fen)
     sessions: dict[int, tuple[int, int]]  # 30 days: (scheduled or cancelled, cancelled)
     complaints: dict[int, int]
-    teachers: dict[int, tuple[int, int]]  # (taught 60-30 days ago, of whom none since)
+    teachers: dict[int, tuple[int, int]]  # 30 days: (on staff at some time, of whom left)
     critical_flags: dict[int, int]
 
 
@@ -69,7 +69,7 @@ def read_all(session: Session, as_of: dt.datetime, day: dt.date) -> Readings:
         statements=statements(session, day),
         sessions=sessions(session, as_of),
         complaints=complaints(session, as_of),
-        teachers=teachers(session, as_of),
+        teachers=teachers(session, day),
         critical_flags=critical_flags(session),
     )
 
@@ -134,20 +134,16 @@ def complaints(session: Session, as_of: dt.datetime) -> dict[int, int]:
                   .group_by(c.institution_id))
 
 
-def teachers(session: Session, as_of: dt.datetime) -> dict[int, tuple[int, int]]:
-    """Teachers who "left": the teachers table records no leaving date, so a teacher who
-    taught a class 60 to 30 days ago and has none since (held or planned) counts as gone."""
-    s = ClassSession
-    later = aliased(ClassSession)
-    before = (select(s.institution_id, s.teacher_id).distinct()
-              .where(s.status == "scheduled", s.starts_at >= as_of - 60 * DAYS,
-                     s.starts_at < as_of - 30 * DAYS, _in_population(s.institution_id))
-              .subquery())
-    gone = ~exists().where(later.teacher_id == before.c.teacher_id,
-                           later.institution_id == before.c.institution_id,
-                           later.status == "scheduled", later.starts_at >= as_of - 30 * DAYS)
-    return _pairs(session, select(before.c.institution_id, func.count(), _count_if(gone))
-                  .group_by(before.c.institution_id))
+def teachers(session: Session, day: dt.date) -> dict[int, tuple[int, int]]:
+    """The teachers on staff at some time in the 30 days ending on `day` (hired by then, not
+    left before them), and of those how many left (离职, Teacher.left_on) in those days."""
+    t = Teacher
+    since = day - 30 * DAYS  # the 30 days are (since, day]
+    return _pairs(session, select(t.institution_id, func.count(),
+                                  _count_if(and_(t.left_on.is_not(None), t.left_on <= day)))
+                  .where(t.hired_on <= day, or_(t.left_on.is_(None), t.left_on > since),
+                         _in_population(t.institution_id))
+                  .group_by(t.institution_id))
 
 
 def critical_flags(session: Session) -> dict[int, int]:

@@ -117,10 +117,10 @@ def compute_factors(r: Readings, i: int, policy: RiskPolicy) -> list[dict[str, A
     out.append(factor("complaints", complaints, spec["complaints"],
                       f"近30天收到投诉 {complaints} 件"))
 
-    taught, gone = r.teachers.get(i, (0, 0))
-    share = gone / taught if taught else 0.0
+    staff, gone = r.teachers.get(i, (0, 0))
+    share = gone / staff if staff else 0.0
     out.append(factor("teachers_left", share, spec["teachers_left"],
-                      f"30至60天前授课的 {taught} 名教师中 {gone} 名近30天再无排课"))
+                      f"近30天在职的 {staff} 名教师中 {gone} 名已离职"))
 
     flags = r.critical_flags.get(i, 0)
     out.append(factor("critical_flags", flags, spec["critical_flags"],

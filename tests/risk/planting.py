@@ -119,13 +119,13 @@ class Planter:
                 created_at=ago(days_ago)))
         self.db.flush()
 
-    def teachers_left(self, inst: Institution, gone: int, *, stayed: int = 0) -> None:
-        """Teachers who taught 45 days ago; the `stayed` ones teach again 5 days ago."""
+    def teachers_left(self, inst: Institution, gone: int, *, stayed: int = 0,
+                      days_ago: int = 10) -> None:
+        """`gone` teachers recorded as having left (离职) `days_ago` days before DAY, and
+        `stayed` more still on staff (besides the institution's own teacher)."""
         for k in range(gone + stayed):
-            teacher = self.make.teacher(inst)
-            self.make.session_of(self.course, teacher, starts_at=ago(45))
-            if k >= gone:
-                self.make.session_of(self.course, teacher, starts_at=ago(5))
+            left_on = DAY - dt.timedelta(days=days_ago) if k < gone else None
+            self.make.teacher(inst, left_on=left_on)
 
     def critical_flags(self, inst: Institution, n: int, *, rule: str = "STAFF_BLACKLISTED",
                        status: str = "open") -> None:

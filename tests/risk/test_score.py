@@ -134,8 +134,22 @@ def test_old_signals_outside_their_windows_do_not_count(db: Session, plant: Plan
     plant.complaints(inst, 9, days_ago=31)
     plant.sessions(inst, 10, cancelled=10, days_ago=31)
     plant.consumptions(inst, 3, disputed=3, days_ago=31)
+    plant.teachers_left(inst, 4, days_ago=31)
     score_institutions(db, SYSTEM, as_of=AS_OF)
     assert score_of(db, inst).score == 0
+
+
+def test_teachers_left_is_the_share_of_the_months_staff_recorded_as_left_in_it(
+        db: Session, plant: Planter) -> None:
+    inst = plant.institution()  # its own teacher, on staff
+    plant.teachers_left(inst, 1, stayed=1, days_ago=10)  # one left, one stayed
+    plant.teachers_left(inst, 2, days_ago=45)  # gone before the 30 days: not staff then
+    plant.teachers_left(inst, 1, days_ago=0)  # left today: inside the 30 days
+    score_institutions(db, SYSTEM, as_of=AS_OF)
+    factor = by_code(score_of(db, inst))["teachers_left"]
+    assert factor["value"] == pytest.approx(2 / 4, abs=1e-4)
+    assert factor["contribution"] == WEIGHTS["teachers_left"]  # 50% is the alarm
+    assert factor["explanation"] == "近30天在职的 4 名教师中 2 名已离职"
 
 
 def test_an_institution_with_no_money_in_custody_is_not_scored(db: Session,
