@@ -13,9 +13,11 @@ import contextlib
 import functools
 import http.client
 import json
+import math
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -70,6 +72,59 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return ordered[rank - 1]
+
+
+@dataclass
+class Figures:
+    """Each figure's value in each run, by name, in the order they were first measured."""
+
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, value: float) -> None:
+        self.values.setdefault(name, []).append(value)
+
+    def median(self, name: str) -> float | None:
+        """The median of the runs; for a count of errors, their sum (one bad run counts)."""
+        runs = self.values.get(name)
+        if not runs:
+            return None
+        return float(sum(runs)) if name.endswith("errors") else statistics.median(runs)
+
+
+def fmt(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "NA"
+    if value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
+
+
+# A table row: (figure name, what it is, its target, its name on the RESULT line)
+Row = tuple[str, str, str, str]
+
+
+def report(figures: Figures, rows: tuple[Row, ...], runs: int, title: str,
+           always: tuple[str, ...] = (), extra: str = "") -> None:
+    """The figures measured, one row each (every run, the median, the target), then the
+    last line `RESULT name=median ...`: NA for a figure of `always` that was not measured.
+    Errors are summed over the runs, not their median."""
+    head = ["figure", *(f"run {i + 1}" for i in range(runs)), "median", "target"]
+    table = [head]
+    for name, label, target, _ in rows:
+        values = figures.values.get(name)
+        if values:
+            cells = [fmt(v) for v in values] + [""] * (runs - len(values))
+            table.append([label, *cells, fmt(figures.median(name)), target])
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    print(f"\n{title}", flush=True)
+    for i, line in enumerate(table):
+        print("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
+                        for j, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    summary = " ".join(f"{key}={fmt(figures.median(name))}" for name, _, _, key in rows
+                       if name in figures.values or name in always)
+    print(f"RESULT {summary}{' ' + extra if extra else ''}", flush=True)
 
 
 @dataclass

@@ -39,11 +39,9 @@ import itertools
 import math
 import random
 import re
-import statistics
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from supervision import create_app
@@ -58,12 +56,15 @@ from ._common import (
     ROOT,
     Call,
     Client,
+    Figures,
     Result,
+    Row,
     closed_loop,
     load_average,
     open_loop,
     percentile,
     py_spy,
+    report,
     server,
     summarise_stacks,
     temporary_database,
@@ -85,20 +86,6 @@ STATEMENT_BODY_LIMIT = str(64 * 1024 * 1024)
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@dataclass
-class Figures:
-    """Each figure's value in each run, by name, in the order they were first measured."""
-
-    values: dict[str, list[float]] = field(default_factory=dict)
-
-    def add(self, name: str, value: float) -> None:
-        self.values.setdefault(name, []).append(value)
-
-    def median(self, name: str) -> float | None:
-        runs = self.values.get(name)
-        return statistics.median(runs) if runs else None
 
 
 # --- postings --------------------------------------------------------------------------------
@@ -305,55 +292,28 @@ def _errors(result: Result) -> None:
 
 # --- the report ------------------------------------------------------------------------------
 
-# (figure name, what it is, target, the RESULT line's name)
-ROWS = (
+ROWS: tuple[Row, ...] = (
     ("postings_per_s", "postings/s, 1 enrollment/request", ">= 400", "postings_per_s"),
     ("p50_ms", "  posting p50 ms", "", "p50_ms"),
     ("p99_ms", "  posting p99 ms", "<= 50", "p99_ms"),
-    ("errors", "  posting errors", "0", "errors"),
+    ("errors", "  posting errors (sum)", "0", "errors"),
     ("pgbench_tps", "pgbench -N TPS, same clients", "", "pgbench_tps"),
     ("ratio", "  postings/s / pgbench TPS", "", "ratio"),
     ("class40_p50_ms", "40 in one request, p50 ms", "<= 25", "class40_p50_ms"),
     ("class40_p99_ms", "  40 in one request, p99 ms", "", "class40_p99_ms"),
     ("read_p50_ms", "escrow read p50 ms", "", "read_p50_ms"),
     ("read_p99_ms", "escrow read p99 ms", "<= 10", "read_p99_ms"),
-    ("read_errors", "  escrow read errors", "0", "read_errors"),
+    ("read_errors", "  escrow read errors (sum)", "0", "read_errors"),
     ("replica_p50_ms", "read with replica p50 ms", "", "read_replica_p50_ms"),
     ("replica_p99_ms", "read with replica p99 ms", "<= 10", "read_replica_p99_ms"),
-    ("replica_errors", "  read with replica errors", "0", "read_replica_errors"),
+    ("replica_errors", "  read with replica errors (sum)", "0", "read_replica_errors"),
     ("replica_share", "  share served by the replica", "1.0", "replica_share"),
     ("reconcile_s", "reconcile (service) s", "<= 20", "reconcile_s"),
     ("reconcile_http_s", "reconcile (HTTP) s", "<= 20", "reconcile_http_s"),
 )
 
 
-def _fmt(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "NA"
-    if value == int(value):
-        return f"{value:.0f}"
-    return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
-
-
-def report(figures: Figures, runs: int, entries: int) -> None:
-    head = ["figure", *(f"run {i + 1}" for i in range(runs)), "median", "target"]
-    rows = [head]
-    for name, label, target, _ in ROWS:
-        values = figures.values.get(name)
-        if not values:
-            continue
-        cells = [_fmt(v) for v in values] + [""] * (runs - len(values))
-        rows.append([label, *cells, _fmt(figures.median(name)), target])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    print(f"\nbench_escrow: medians of {runs} runs, {entries} ledger entries")
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) if j == 0 else cell.rjust(w)
-                        for j, (cell, w) in enumerate(zip(row, widths, strict=True))))
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-    summary = " ".join(f"{key}={_fmt(figures.median(name))}" for name, _, _, key in ROWS
-                       if name in figures.values or not name.startswith("reconcile"))
-    print(f"RESULT {summary} entries={entries} runs={runs}", flush=True)
+ALWAYS = tuple(name for name, *_ in ROWS if not name.startswith("reconcile"))
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -407,7 +367,9 @@ def run(args: argparse.Namespace) -> None:
                 print(f"run {r} pgbench -N -c {args.threads} -j 2 -T {int(args.seconds)}: "
                       f"{tps:.0f} TPS", flush=True)
     print(f"bench_escrow end: {load_average()}", flush=True)
-    report(figures, args.runs, m.ledger_entries)
+    report(figures, ROWS, args.runs, f"bench_escrow: {m.ledger_entries} ledger entries, "
+           f"medians of {args.runs} runs", always=ALWAYS,
+           extra=f"entries={m.ledger_entries} runs={args.runs}")
 
 
 def _replica_runs(args: argparse.Namespace, url: str, m: Manifest, log: Path,

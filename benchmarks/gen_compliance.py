@@ -1,7 +1,7 @@
 """Generate the compliance benchmark's data set (QUALITY.md): 10,000 institutions, 50,000
 teachers, ~100,000 courses and 1,000,000 sessions inside one run's window, plus venues,
-rosters, parents, enrollments with their held-money accounts and refunds, with a few percent
-of every kind of violation planted. Deterministic for a seed.
+rosters, parents, enrollments with their held-money accounts, refunds and ~50,000 complaints,
+with a few percent of every kind of violation planted. Deterministic for a seed.
 
     python -m benchmarks.gen_compliance [DATABASE_URL] [--scale 1.0] [--seed 2026] [--reset]
 
@@ -259,6 +259,51 @@ class Generator:
                        decided if status == "completed" else None)
         return cols, rows()
 
+    # -- complaints (RULES.md §10) ------------------------------------------------------------
+    def complaints(self) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """About five complaints per institution over the last 90 days, most answered and
+        closed in time; a few percent unanswered past their respond_by or open past their
+        due_on; and 1% of institutions with a surge (8 complaints in the last ten days)."""
+        cols = ["id", "institution_id", "enrollment_id", "parent_id", "category", "text",
+                "status", "respond_by", "due_on", "created_at", "outcome", "note",
+                "closed_at", "closed_by"]
+        categories = ["refund", "fees", "teaching", "safety", "other"]
+
+        def complaint(cid: int, inst: int, age_hours: int) -> tuple[Any, ...]:
+            r = self.rng
+            created = AS_OF - dt.timedelta(hours=age_hours)
+            day = created.astimezone(SH).date()
+            # Calendar days standing in for the policy's 5 and 15 working days.
+            respond_by, due_on = day + dt.timedelta(days=7), day + dt.timedelta(days=21)
+            late = r.random() < 0.05  # left unanswered or open past its date
+            if due_on < AS_OF.date() and not late:
+                status = "closed"
+            elif respond_by < AS_OF.date():
+                status = "submitted" if late and r.random() < 0.5 else (
+                    "responded" if late else r.choice(["responded", "closed"]))
+            else:
+                status = r.choice(["submitted", "responded"])
+            closed = created + dt.timedelta(days=r.randint(3, 20)) if status == "closed" \
+                else None
+            if closed is not None and closed > AS_OF:
+                closed = AS_OF - dt.timedelta(hours=1)
+            return (cid, inst, None, r.randrange(1, self.n_parents + 1), r.choice(categories),
+                    "基准投诉", status, respond_by, due_on, created,
+                    r.choice(["upheld", "rejected", "mediated"]) if closed else None, None,
+                    closed, None)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            r, cid = self.rng, 0
+            for inst in range(1, self.n_inst + 1):
+                surge = r.random() < 0.01
+                for _ in range(r.randint(2, 8)):
+                    cid += 1
+                    yield complaint(cid, inst, r.randrange(1, 24 * 90))
+                for _ in range(8 if surge else 0):
+                    cid += 1
+                    yield complaint(cid, inst, r.randrange(1, 24 * 10))
+        return cols, rows()
+
     def plan(self) -> Iterator[tuple[str, tuple[list[str], Iterator[tuple[Any, ...]]]]]:
         # Order matters: later tables read what earlier ones recorded.
         yield "institutions", self.institutions()
@@ -271,6 +316,7 @@ class Generator:
         yield "enrollments", self.enrollments()
         yield "ledger_accounts", self.held_accounts()
         yield "refunds", self.refunds()
+        yield "complaints", self.complaints()
 
 
 # -- loading -------------------------------------------------------------------------------
