@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -146,7 +147,12 @@ def calendar_days(session: Session, start: dt.date, end: dt.date) -> list[DayInf
     """
     if end < start:
         return []
-    rows = _overrides(session, dt.date(start.year, 1, 1), dt.date(end.year, 12, 31))
+    return _days_with(_overrides(session, dt.date(start.year, 1, 1), dt.date(end.year, 12, 31)),
+                      start, end)
+
+
+def _days_with(rows: list[CalendarOverride], start: dt.date, end: dt.date) -> list[DayInfo]:
+    """calendar_days over the override rows of the years spanned, already read."""
     by_day = {row.day: row for row in rows}
     override_years = {row.day.year for row in rows if row.kind == "holiday"}
     days: list[DayInfo] = []
@@ -180,16 +186,52 @@ def add_working_days(session: Session, start: dt.date, n: int) -> dt.date:
 
     Reads the calendar a stretch at a time rather than a query per day.
     """
-    day, remaining = start, n
+    return _working_days_after(session, start, n)[0]
+
+
+def _working_days_after(session: Session, start: dt.date, n: int) -> tuple[dt.date, bool]:
+    """add_working_days, and whether any override row of the years read took part."""
+    day, remaining, overridden = start, n, False
     while remaining > 0:
-        stretch = calendar_days(session, day + ONE_DAY, day + dt.timedelta(days=2 * remaining + 14))
-        for info in stretch:
+        first, last = day + ONE_DAY, day + dt.timedelta(days=2 * remaining + 14)
+        rows = _overrides(session, dt.date(first.year, 1, 1), dt.date(last.year, 12, 31))
+        overridden = overridden or bool(rows)
+        for info in _days_with(rows, first, last):
             day = info.date
             if info.kind == "workday":
                 remaining -= 1
                 if remaining == 0:
                     break
+    return day, overridden
+
+
+# add_working_days of the attendance hot path, per process: (start, n) -> (day, when read).
+# Every posting asks the same question all day and the answer costs a round trip. Remembered
+# only while no override row lies in the years read, so a test's rolled-back override (or a
+# deleted one) is never remembered; an override added in another process is seen within
+# WORKING_DAYS_TTL seconds, one added in this one at once (put_override/delete_override clear).
+WORKING_DAYS_TTL = 5.0
+_working_days_cache: dict[tuple[dt.date, int], tuple[dt.date, float]] = {}
+
+
+def add_working_days_cached(session: Session, start: dt.date, n: int) -> dt.date:
+    """add_working_days, remembered for a few seconds per process (see above)."""
+    key, clock_now = (start, n), time.monotonic()
+    hit = _working_days_cache.get(key)
+    if hit is not None and clock_now - hit[1] < WORKING_DAYS_TTL:
+        return hit[0]
+    day, overridden = _working_days_after(session, start, n)
+    if overridden:
+        _working_days_cache.pop(key, None)
+    else:
+        if len(_working_days_cache) > 64:
+            _working_days_cache.clear()
+        _working_days_cache[key] = (day, clock_now)
     return day
+
+
+def forget_working_days() -> None:
+    _working_days_cache.clear()
 
 
 def year_covered(session: Session, year: int) -> bool:
@@ -207,6 +249,7 @@ def put_override(session: Session, actor: Actor, day: dt.date, *, kind: str,
                  name: str | None) -> DayInfo:
     """Create or replace the override of one date."""
     require_citywide_regulator(actor, "change the calendar")
+    forget_working_days()
     if kind not in ("holiday", "workday"):
         raise Invalid.field("kind", "must be holiday or workday")
     if kind == "holiday" and not name:
@@ -223,6 +266,7 @@ def put_override(session: Session, actor: Actor, day: dt.date, *, kind: str,
 
 def delete_override(session: Session, actor: Actor, day: dt.date) -> None:
     require_citywide_regulator(actor, "change the calendar")
+    forget_working_days()
     row = session.scalars(select(CalendarOverride).where(CalendarOverride.day == day)).first()
     if row is None:
         raise NotFound("calendar override")

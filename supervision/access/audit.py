@@ -62,6 +62,13 @@ def _edge_actor(session: Session) -> Actor:
     return actor if isinstance(actor, Actor) else SYSTEM
 
 
+def creation_trail(session: Session) -> tuple[str, int | None, str]:
+    """(actor, principal_id, action) of the audit row for a row this session creates: for a
+    hot path that inserts with Core, bypassing the flush hook, and writes its rows itself."""
+    actor = _edge_actor(session)
+    return actor.label, actor.principal_id, session.info.get("audit_action") or "create"
+
+
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     actor = _edge_actor(session)
     action_override = session.info.get("audit_action")

@@ -9,7 +9,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from ..access.scope import Actor, get_in_scope, policy_of, scoped
-from ..calendar import add_working_days
+from ..calendar import add_working_days, add_working_days_cached
 from ..clock import SHANGHAI
 from ..compliance.flags import raise_flag
 from ..errors import Conflict, Invalid, RuleViolation
@@ -17,15 +17,17 @@ from ..models import ClassSession, Course, Institution
 from ..models.escrow import Consumption, Enrollment
 from ..notify import enqueue
 from ..wording import yuan
-from . import ledger
+from . import fast_attendance, ledger
 from .ledger import Move, table
 from .locks import locked_one
 
 
-def working_days_later(session: Session, at: dt.datetime, days: int) -> dt.datetime:
-    """The same Shanghai wall-clock time `days` working days after `at`."""
+def working_days_later(session: Session, at: dt.datetime, days: int, *,
+                       cached: bool = False) -> dt.datetime:
+    """The same Shanghai wall-clock time `days` working days after `at` (`cached`: the
+    calendar's per-process memory of a few seconds, for the attendance hot path)."""
     local = at.astimezone(SHANGHAI)
-    day = add_working_days(session, local.date(), days)
+    day = (add_working_days_cached if cached else add_working_days)(session, local.date(), days)
     return dt.datetime.combine(day, local.time(), tzinfo=SHANGHAI)
 
 
@@ -34,7 +36,19 @@ def record_attendance(session: Session, actor: Actor, *, session_id: int,
                       as_of: dt.datetime) -> list[Consumption]:
     """All or nothing: every enrollment must be an active one of this session's course, paid
     before the session started, with the money held; one balanced transfer held →
-    pending_confirmation each. Every refusal comes before the first write."""
+    pending_confirmation each. Every refusal comes before the first write.
+
+    On PostgreSQL the lean path (fast_attendance) books it in one statement; when it declines
+    or anything would be refused it writes nothing, and the code below decides (and words) the
+    refusal, as it does everything on SQLite."""
+    auto_confirm_at = working_days_later(
+        session, as_of, int(policy_of(session)["rules"]["consumption_auto_confirm_working_days"]),
+        cached=True)
+    booked = fast_attendance.record(session, actor, session_id=session_id,
+                                    enrollment_ids=enrollment_ids, class_hours=class_hours,
+                                    as_of=as_of, auto_confirm_at=auto_confirm_at)
+    if booked is not None:
+        return booked
     cls = get_in_scope(session, actor, ClassSession, session_id)
     course = session.get(Course, cls.course_id)
     assert course is not None  # FK
@@ -49,8 +63,6 @@ def record_attendance(session: Session, actor: Actor, *, session_id: int,
                             errors={"class_hours": [f"at most {most} for this session"]})
     hours = class_hours if class_hours is not None else most
     enrollments = _enrollments_of(session, cls, enrollment_ids)
-    auto_confirm_at = working_days_later(
-        session, as_of, int(policy_of(session)["rules"]["consumption_auto_confirm_working_days"]))
     consumptions = [
         Consumption(enrollment_id=e.id, session_id=cls.id, institution_id=e.institution_id,
                     parent_id=e.parent_id, class_hours=hours,
