@@ -17,6 +17,7 @@ from ..models import Flag, Teacher
 from ..registry.teachers import get_teacher, register_teacher, teachers_query, update_teacher
 from ..vocab import OUTSTANDING_FLAG_STATUSES
 from ..web.request import db_session, request_work
+from ..wording import zh_date
 from . import bp, labels
 from .forms import LeaveForm, TeacherForm
 from .refusals import explain, phrase
@@ -116,6 +117,6 @@ def mark_left(teacher_id: int) -> Response | Any:
             update_teacher(session, actor, teacher.id, {"left_on": form.left_on.data})
     except DomainError as error:
         return _page(TeacherForm(formdata=None), refusal=explain(error), status=422)
-    flash(f"已登记 {teacher.name} 离职（{form.left_on.data:%Y年%m月%d日}），"
+    flash(f"已登记 {teacher.name} 离职（{zh_date(form.left_on.data)}），"
           "此后不能再为其排课。", "success")
     return redirect(url_for("institution.teachers"))

@@ -1,6 +1,8 @@
 """The institutions' portal driven in a real headless Chromium: a front-desk clerk signs in
 with the demo institution's token, adds a teacher with a bad ID number (refused in Chinese)
-and a good one, takes attendance for a started session and answers a rectification order;
+and a good one and marks that one as having left (离职), edits a course (warned before saving
+as a compliance run would flag it, then saved clean), takes attendance for a started session
+and answers a rectification order;
 then imports a term's sessions from an .xlsx with one bad row (refused, the row named, nothing
 written), fixes it and imports again, and looks at 资金 and 机构信息.
 Screenshots land in artifacts/screenshots/institution-*.png."""
@@ -106,6 +108,8 @@ def test_a_clerk_files_a_teacher_takes_attendance_and_answers_the_regulator(
     shoot(driver, screenshots, "institution-teachers")
 
     institution_id = xixin_id(live)
+    mark_the_new_teacher_left(driver, live, screenshots)
+    edit_a_course(driver, live, screenshots, institution_id)
     session_id, enrollment_id = started_session_with_a_student_to_tick(live, institution_id)
     driver.get(f"{live.url}/institution/sessions/{session_id}/attendance")
     wait_for(driver, "#roster")
@@ -131,6 +135,62 @@ def test_a_clerk_files_a_teacher_takes_attendance_and_answers_the_regulator(
         assert flag is not None and flag.status == "rectification_submitted"
     # The refused teacher was answered with a 422 on purpose; nothing else may fail.
     assert [p for p in problems(driver) if "422" not in p] == []
+
+
+def mark_the_new_teacher_left(driver: Any, live: Live, screenshots: Path) -> None:
+    """钱思远 leaves today (the form's default): listed as 已离职, no longer offered."""
+    with live.session() as session:
+        teacher_id = session.scalar(select(Teacher.id).where(Teacher.name == "钱思远"))
+    assert teacher_id is not None
+    assert find(driver, f"#left-on-{teacher_id}").get_attribute("value") == \
+        clock.today().isoformat()
+    submit(driver, f"#leave-submit-{teacher_id}")
+    wait_for(driver, f"#teacher-left-{teacher_id}")
+    assert "已离职" in find(driver, f"#teacher-{teacher_id}").text
+    shoot(driver, screenshots, "institution-teacher-left")
+    with live.session() as session:
+        teacher = session.get(Teacher, teacher_id)
+        assert teacher is not None and teacher.left_on == clock.today()
+    driver.get(f"{live.url}/institution/week")
+    wait_for(driver, "#teacher_id")
+    assert find_all(driver, f"#teacher_id option[value='{teacher_id}']") == []
+
+
+def edit_a_course(driver: Any, live: Live, screenshots: Path, institution_id: int) -> None:
+    """A plain course of the clerk's own, renamed with a subject keyword: DISGUISED_SUBJECT
+    is shown before saving; renamed plainly and repriced, it saves without a warning."""
+    with live.session() as session:
+        course = Course(institution_id=institution_id, name="少儿钢琴启蒙", subject="music",
+                        category="non_subject", grade_min=3, grade_max=4, mode="offline",
+                        class_size=8, minutes_per_class_hour=45,
+                        price_per_class_hour_fen=12000, venue_id=None)
+        session.add(course)
+        session.flush()
+        course_id = course.id
+    driver.get(f"{live.url}/institution/courses")
+    wait_for(driver, f"#edit-course-{course_id}")
+    find(driver, f"#edit-course-{course_id}").click()
+    wait_for(driver, "#edit-course")
+    assert find(driver, "#name").get_attribute("value") == "少儿钢琴启蒙"
+    assert find(driver, "#price_yuan").get_attribute("value") == "120.00"
+    assert "只对今后的新报名生效" in find(driver, "#course-edit-note").text
+    find(driver, "#name").clear()
+    find(driver, "#name").send_keys("钢琴思维启蒙")
+    submit(driver, "#course-submit")
+    wait_for(driver, "#course-warnings")
+    assert "DISGUISED_SUBJECT" in find(driver, "#course-warnings").text
+    assert "思维" in find(driver, "#course-warnings").text
+    shoot(driver, screenshots, "institution-course-edit")
+    find(driver, "#name").clear()
+    find(driver, "#name").send_keys("少儿钢琴启蒙（周六班）")
+    find(driver, "#price_yuan").clear()
+    find(driver, "#price_yuan").send_keys("135")
+    submit(driver, "#course-submit")
+    wait_for(driver, ".alert-success")
+    assert "少儿钢琴启蒙（周六班）" in find(driver, f"#course-{course_id}").text
+    with live.session() as session:
+        saved = session.get(Course, course_id)
+        assert saved is not None and saved.price_per_class_hour_fen == 13500
 
 
 # Far enough ahead that the term is still to come when CI moves the clock a year on.

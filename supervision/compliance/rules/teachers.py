@@ -73,9 +73,14 @@ def cert_reach_py(cert: str | None) -> int:
     return LEVEL_MAX_GRADE[cert_level(cert)]
 
 
-def _teachers(*columns: Any) -> Any:
+def _teachers(ctx: Context, *columns: Any) -> Any:
+    """The staff as of the run's day. A teacher who left (离职) before it is no longer
+    employed: §6's staff rules judge the people an institution employs, and leaving is how a
+    blacklisted or in-service teacher's case is put right. (No session may be scheduled after
+    left_on, so a left teacher cannot go on teaching unseen: registry/courses.py.)"""
     return select(Teacher.id, Teacher.institution_id, Teacher.name, Teacher.id_number_masked,
-                  *columns)
+                  *columns).where(or_(Teacher.left_on.is_(None),
+                                      Teacher.left_on >= ctx.as_of_date))
 
 
 def teacher_finding(ctx: Context, code: str, row: Any, detail: str,
@@ -98,7 +103,7 @@ def _roster(kind: str) -> Any:
 def inservice_teacher(ctx: Context) -> Iterator[Finding]:
     roster = _roster("inservice")
     on_roster = roster.id.is_not(None)
-    stmt = (_teachers(Teacher.is_inservice_school_teacher.label("declared"),
+    stmt = (_teachers(ctx, Teacher.is_inservice_school_teacher.label("declared"),
                       on_roster.label("on_roster"))
             .outerjoin(roster, roster.id_number_hash == Teacher.id_number_hash)
             .where(or_(Teacher.is_inservice_school_teacher.is_(True), on_roster))
@@ -112,7 +117,7 @@ def inservice_teacher(ctx: Context) -> Iterator[Finding]:
 
 def staff_blacklisted(ctx: Context) -> Iterator[Finding]:
     roster = _roster("blacklist")
-    stmt = (_teachers(roster.reason.label("reason"))
+    stmt = (_teachers(ctx, roster.reason.label("reason"))
             .join(roster, roster.id_number_hash == Teacher.id_number_hash)
             .order_by(Teacher.id))
     for row in ctx.session.execute(stmt):
@@ -124,7 +129,7 @@ def staff_background_missing(ctx: Context) -> Iterator[Finding]:
     max_age = int(ctx.param("background_check_max_age_days"))
     oldest = ctx.as_of_date - dt.timedelta(days=max_age)
     checked = Teacher.background_checked_on
-    stmt = (_teachers(Teacher.background_check_status, checked, Teacher.hired_on)
+    stmt = (_teachers(ctx, Teacher.background_check_status, checked, Teacher.hired_on)
             .where(or_(Teacher.background_check_status != "clear", checked.is_(None),
                        checked > Teacher.hired_on, checked < oldest))
             .order_by(Teacher.id))
