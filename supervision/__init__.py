@@ -49,6 +49,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     audit.install(factory)
     app.extensions["supervision.engine"] = engine
     app.extensions["supervision.sessionmaker"] = factory
+    if settings.database_replica_url:
+        from .web import replica
+
+        # The GET views that opt in read there (web/replica.py); nothing writes there.
+        replica.init_app(app, replica.make_router(settings))
 
     from . import api, cli
     from .web import observability, probes, security

@@ -23,6 +23,7 @@ ENV_PREFIX = "SUPERVISION_"
 # SUPERVISION_* variables that are not the app's settings: read by the test suite and CI
 # (tests/conftest.py, tests/browser/conftest.py), so they may be set where the app starts too.
 NOT_SETTINGS = frozenset({"SUPERVISION_TEST_DATABASE_URL", "SUPERVISION_TEST_CLOCK_SHIFT_DAYS",
+                          "SUPERVISION_TEST_REPLICA_URL",
                           "SUPERVISION_CHROMIUM", "SUPERVISION_CHROMEDRIVER"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -38,6 +39,7 @@ class Settings:
     the comments there say what each one does. `policy` is config/policy.toml (RULES.md)."""
 
     database_url: str
+    database_replica_url: str
     id_hash_key: str
     trustee_secret: str
     trustee_api_url: str

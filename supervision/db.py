@@ -7,14 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Select, create_engine, event, func, select
+from sqlalchemy import Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .unit_of_work import unit_of_work
 
 
-def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, echo: bool = False,
+                connect_timeout: int | None = None, pre_ping: bool = True) -> Engine:
+    """`connect_timeout` (seconds, PostgreSQL) bounds how long a server that does not answer
+    can hold a thread: the read replica's engine sets it so a dead replica costs a second, not
+    minutes. `pre_ping=False` saves a round trip per checkout where a failed statement is
+    answered anyway (the replica routing's LSN probe)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -23,8 +28,11 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     # prepare_threshold=None keeps us usable behind PgBouncer's transaction pooling.
+    connect_args: dict[str, Any] = {"prepare_threshold": None}
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = connect_timeout
     return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size,
-                         pool_pre_ping=True, connect_args={"prepare_threshold": None})
+                         pool_pre_ping=pre_ping, connect_args=connect_args)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -98,3 +106,25 @@ def advisory_lock(session: Session, name: str, *, wait: bool = True) -> bool:
         session.execute(select(func.pg_advisory_xact_lock(key)))
         return True
     return bool(session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+# --- the read replica (web/replica.py routes to it) ------------------------------------------
+
+def primary_wal_lsn(probe: Engine) -> str:
+    """The primary's WAL flushed so far, as text ('1/19002A8'). Every transaction whose commit
+    returned before this call lies at or below it: with synchronous_commit on (PostgreSQL's
+    default, which this program never changes) a commit returns only once its record is
+    flushed. One round trip in autocommit (no BEGIN, no ROLLBACK) on a `pre_ping=False` engine:
+    it reads no table, only shared memory."""
+    with probe.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return str(conn.scalar(text("SELECT pg_current_wal_flush_lsn()")))
+
+
+def replica_has_replayed(session: Session, lsn: str) -> bool | None:
+    """Whether the standby behind `session` has replayed the primary's WAL up to `lsn`, so that
+    every transaction committed before `lsn` is visible to this and later statements there
+    (replay only moves forward); None when the server is no standby at all (promoted, or a
+    URL to the primary by mistake)."""
+    done = session.scalar(text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"),
+                          {"lsn": lsn})
+    return None if done is None else bool(done)

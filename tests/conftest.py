@@ -41,6 +41,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "replica: needs a streaming replica "
+                            "(SUPERVISION_TEST_REPLICA_URL from scripts/replica; tests/replica)")
     # Travel before collection, so that dates computed when test modules are imported move too.
     days = config.getoption("--clock-shift-days")
     if days:

@@ -12,6 +12,7 @@ from ..access.scope import get_in_scope
 from ..escrow import consumption, enrollments, instructions, queries, refunds
 from ..models.escrow import Consumption, Instruction, Refund
 from ..web.auth import current_actor, requires
+from ..web.replica import replica_reads
 from ..web.request import (
     Answer,
     after_commit,
@@ -64,6 +65,7 @@ class Enrollments(MethodView):
         return queries.enrollment_view(
             session, escrow.create_enrollment(session, current_actor(), **data))
 
+    @replica_reads
     @requires("parent", "institution", "regulator")
     @enrollments_bp.arguments(s.EnrollmentArgs, location="query")
     @enrollments_bp.response(200, s.EnrollmentOut(many=True))
@@ -76,6 +78,7 @@ class Enrollments(MethodView):
 
 @enrollments_bp.route("/enrollments/<int:enrollment_id>")
 class EnrollmentOne(MethodView):
+    @replica_reads
     @requires("parent", "institution", "regulator")
     @enrollments_bp.response(200, s.EnrollmentOut)
     def get(self, enrollment_id: int) -> Any:
@@ -86,6 +89,7 @@ class EnrollmentOne(MethodView):
 
 @enrollments_bp.route("/enrollments/<int:enrollment_id>/escrow")
 class EnrollmentEscrow(MethodView):
+    @replica_reads
     @requires("parent", "institution", "regulator")
     @enrollments_bp.response(200, s.EscrowStatusOut)
     def get(self, enrollment_id: int) -> Any:
@@ -121,6 +125,7 @@ class Attendance(MethodView):
 
 @consumptions_bp.route("/consumptions")
 class Consumptions(MethodView):
+    @replica_reads
     @requires("parent", "institution", "regulator")
     @consumptions_bp.arguments(s.ConsumptionArgs, location="query")
     @consumptions_bp.response(200, s.ConsumptionOut(many=True))

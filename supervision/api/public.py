@@ -12,6 +12,7 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from ..registry import public
+from ..web.replica import replica_reads
 from ..web.request import db_session
 from .common import Blueprint, DateTime, Int, Query, QuerySchema, Schema, Str
 
@@ -81,6 +82,7 @@ class LookUpInstitutionDetailOut(LookUpInstitutionOut):
 
 @bp.route("/public/institutions")
 class PublicInstitutions(MethodView):
+    @replica_reads
     @bp.doc(security=NO_TOKEN)
     @bp.arguments(InstitutionArgs, location="query")
     @bp.response(200, LookUpInstitutionOut(many=True))
@@ -93,6 +95,7 @@ class PublicInstitutions(MethodView):
 
 @bp.route("/public/institutions/<int:institution_id>")
 class PublicInstitution(MethodView):
+    @replica_reads
     @bp.doc(security=NO_TOKEN)
     @bp.response(200, LookUpInstitutionDetailOut)
     def get(self, institution_id: int) -> Any:

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from .. import clock, complaints
 from ..errors import Conflict, Invalid
 from ..models.complaints import COMPLAINT_CATEGORIES, COMPLAINT_STATUSES, TIP_STATUSES
+from ..web.replica import replica_reads
 from ..web.request import db_session, request_work
 from . import bp, queries
 from .forms import ComplaintCloseForm, TipActionForm
@@ -43,6 +44,7 @@ def _status_arg(statuses: tuple[str, ...]) -> str | None:
 
 
 @bp.get("/complaints")
+@replica_reads
 def complaints_queue() -> str:
     session, actor = db_session(), console_actor()
     status = _status_arg(COMPLAINT_STATUSES)
@@ -90,6 +92,7 @@ def complaint_close(complaint_id: int) -> Response | tuple[str, int]:
 
 
 @bp.get("/tips")
+@replica_reads
 def tips_queue() -> str:
     session, actor = db_session(), console_actor()
     status = _status_arg(TIP_STATUSES)

@@ -19,6 +19,7 @@ from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Flag, Institution
+from ..web.replica import replica_reads
 from ..web.request import db_session, request_work
 from . import bp, queries
 from .evidence import describe_flag
@@ -112,6 +113,7 @@ def _sorted(stmt: Select[Any], sort: str | None) -> Select[Any]:
 
 
 @bp.get("/flags")
+@replica_reads
 def queue() -> str:
     form = _filter_form()
     session = db_session()

@@ -13,6 +13,7 @@ from .. import clock, registry
 from ..compliance import workflow
 from ..compliance.flags import OUTSTANDING
 from ..models import Course, Flag, Institution, Teacher
+from ..web.replica import replica_reads
 from ..web.request import db_session
 from . import bp, queries
 from .charts import custody_chart
@@ -27,6 +28,7 @@ CHART_DAYS = 90
 
 
 @bp.get("/institutions")
+@replica_reads
 def institutions() -> str:
     actor = console_actor()
     districts = current_app.config["SUPERVISION"].policy["districts"]

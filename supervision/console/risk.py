@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from .. import risk
 from ..access.scope import Actor, scope_clause
 from ..models import Institution, RiskScore
+from ..web.replica import replica_reads
 from ..web.request import db_session
 from . import bp
 from .signin import console_actor
@@ -133,6 +134,7 @@ def institution_risk(session: Session, actor: Actor,
 
 
 @bp.get("/risk")
+@replica_reads
 def risk_page() -> str:
     actor = console_actor()
     session = db_session()

@@ -20,6 +20,7 @@ from ..errors import RuleViolation
 from ..escrow.enrollments import create_enrollment, unconsumed_hours
 from ..models import Course, Institution
 from ..registry.courses import get_course
+from ..web.replica import replica_reads
 from ..web.request import after_commit, db_session, request_work
 from ..wording import yuan
 from . import bp
@@ -77,6 +78,7 @@ def _render(course: Course, institution: Institution, form: EnrollForm, status: 
 
 
 @bp.route("/courses/<int:course_id>/enroll", methods=["GET", "POST"])
+@replica_reads
 def enroll(course_id: int) -> Any:
     session, actor = db_session(), parent_actor()
     course, institution = _course(course_id, actor)

@@ -13,6 +13,7 @@ from ..errors import NotFound, RuleViolation
 from ..escrow.consumption import confirm_consumption, dispute_consumption
 from ..escrow.queries import escrow_status
 from ..escrow.refunds import request_refund
+from ..web.replica import replica_reads
 from ..web.request import db_session, request_work
 from ..wording import yuan, zh_date
 from . import bp, labels, queries
@@ -21,6 +22,7 @@ from .signin import parent_actor
 
 
 @bp.get("/enrollments")
+@replica_reads
 def enrollments() -> str:
     rows = queries.my_enrollments(db_session(), parent_actor())
     return render_template("parent/enrollments.html", rows=rows, labels=labels)
@@ -65,6 +67,7 @@ def sandbox_available() -> bool:
 
 
 @bp.get("/enrollments/<int:enrollment_id>")
+@replica_reads
 def enrollment(enrollment_id: int) -> Any:
     return render_enrollment(enrollment_id)
 

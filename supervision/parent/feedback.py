@@ -13,6 +13,7 @@ from ..complaints.reviews import reviews_query, submit_review
 from ..errors import Conflict, RuleViolation
 from ..models import Review
 from ..models.escrow import Consumption
+from ..web.replica import replica_reads
 from ..web.request import db_session, request_work
 from ..wording import zh_date
 from . import bp
@@ -45,6 +46,7 @@ def feedback_context(enrollment_id: int) -> dict[str, Any]:
 
 
 @bp.route("/enrollments/<int:enrollment_id>/complaint", methods=["GET", "POST"])
+@replica_reads
 def complaint(enrollment_id: int) -> Any:
     row = _row(enrollment_id)
     form = ComplaintForm()
@@ -60,6 +62,7 @@ def complaint(enrollment_id: int) -> Any:
 
 
 @bp.route("/enrollments/<int:enrollment_id>/review", methods=["GET", "POST"])
+@replica_reads
 def review(enrollment_id: int) -> Any:
     row = _row(enrollment_id)
     form = ReviewForm()

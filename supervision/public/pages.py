@@ -17,6 +17,7 @@ from ..errors import DomainError, Invalid, NotFound
 from ..registry.public import institutions_query, public_institution, public_institutions
 from ..web.browser import csrf
 from ..web.forms import HtmlForm, no_control_chars, options, strip
+from ..web.replica import replica_reads
 from ..web.request import db_session
 from . import bp
 
@@ -81,6 +82,7 @@ def _page_number() -> int:
 
 
 @bp.get("/")
+@replica_reads
 def search() -> str:
     form = SearchForm(request.args)
     form.district.choices = options([("", "全部辖区"), *districts().items()])
@@ -101,6 +103,7 @@ def search() -> str:
 
 
 @bp.get("/institutions/<int:institution_id>")
+@replica_reads
 def institution(institution_id: int) -> str:
     detail = public_institution(db_session(), institution_id)
     return render_template("public/institution.html", i=detail)
@@ -120,6 +123,7 @@ def tip() -> Any:
 
 
 @bp.get("/tips/check")
+@replica_reads
 def tip_check() -> Any:
     reference = (request.args.get("reference") or "").strip()
     status = None

@@ -15,6 +15,7 @@ from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..unit_of_work import AfterCommit, UnitOfWork, unit_of_work
+from .replica import replica_work
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,15 @@ def session_factory(app: Flask | None = None) -> sessionmaker[Session]:
 
 
 def request_work() -> UnitOfWork:
+    """The request's unit of work, opened on first use: on the read replica when the view opted
+    in and the replica holds every write committed so far (web/replica.py), else the primary."""
     uow: UnitOfWork | None = g.get("unit_of_work")
     if uow is None:
-        uow = UnitOfWork(session_factory(), settings=current_app.config["SUPERVISION"])
+        settings = current_app.config["SUPERVISION"]
+        uow = replica_work(settings)
+        g.served_by = "primary" if uow is None else "replica"
+        if uow is None:
+            uow = UnitOfWork(session_factory(), settings=settings)
         g.unit_of_work = uow
     return uow
 
