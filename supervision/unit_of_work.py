@@ -99,3 +99,14 @@ def unit_of_work(factory: sessionmaker[Session], **info: Any) -> Iterator[UnitOf
         uow.finish()
     finally:
         uow.close()
+
+
+@contextmanager
+def trial(session: Session) -> Iterator[None]:
+    """A savepoint always rolled back: writes made only to be looked at (compliance.preview
+    writes a course to run the rules on it), the transaction left as it was and usable."""
+    savepoint = session.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()

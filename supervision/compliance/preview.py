@@ -23,6 +23,7 @@ from .. import clock
 from ..access.scope import Actor
 from ..models import Course
 from ..registry.courses import create_course, update_course
+from ..unit_of_work import trial
 from .model import Finding, Window
 from .rules import EVALUATORS
 from .rules.base import Context
@@ -38,15 +39,12 @@ def preview_course(session: Session, actor: Actor, values: Mapping[str, Any], *,
     """The findings of COURSE_RULES about the course `values` describe: a new one, or course
     `course_id` with `values` changed. Raises what create_course / update_course would
     (Invalid, NotFound...); writes nothing."""
-    savepoint = session.begin_nested()
-    try:
+    with trial(session):
         if course_id is None:
             course = create_course(session, actor, values)
         else:
             course = update_course(session, actor, course_id, values)
         return course_findings(session, course.id, as_of=as_of)
-    finally:
-        savepoint.rollback()
 
 
 def course_findings(session: Session, course_id: int, *,

@@ -74,6 +74,7 @@ ENDPOINTS: list[Endpoint] = [
              body=lambda w: course_body(venue_id=w.ids["venue_b"]),
              owner_status=201),
     endpoint("GET", "/courses/{course_b}", ANYONE, public_to="parent"),
+    endpoint("PATCH", "/courses/{course_b}", STAFF, body=lambda w: {"class_size": 12}),
     endpoint("POST", "/courses/{course_b}/sessions", "institution", owner_status=201,
              body=lambda w: {"sessions": session_items(w.ids["teacher_b"])}),
     endpoint("GET", "/sessions", ANYONE, kind="list", public_to="parent"),
