@@ -91,9 +91,10 @@ class EnrollmentOne(MethodView):
 class EnrollmentEscrow(MethodView):
     @replica_reads
     @requires("parent", "institution", "regulator")
+    @enrollments_bp.arguments(s.EscrowStatusArgs, location="query")
     @enrollments_bp.response(200, s.EscrowStatusOut)
-    def get(self, enrollment_id: int) -> Any:
-        return escrow.escrow_status(db_session(), current_actor(), enrollment_id)
+    def get(self, args: dict[str, Any], enrollment_id: int) -> Any:
+        return escrow.escrow_status(db_session(), current_actor(), enrollment_id, **args)
 
 
 @enrollments_bp.route("/enrollments/<int:enrollment_id>/refunds")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..escrow.queries import MOVEMENTS_PAGE, MOVEMENTS_PAGE_MAX
 from .common import DateTime, Int, QuerySchema, Schema, Str, query_id
 
 
@@ -95,8 +96,19 @@ class EscrowStatusOut(Schema):
     disputed_fen = Int(metadata={"example": 0})
     refund_requested_fen = Int(metadata={"example": 0})
     class_hours = ma.fields.Nested(ClassHours)
+    # The newest `movements_limit` movements, oldest first; `movements_next` reads the older
+    # ones (as ?movements_before=), null when these are the oldest.
     movements = ma.fields.List(ma.fields.Nested(Movement))
+    movements_next = Int(allow_none=True, metadata={"example": None})
     refunds = ma.fields.List(ma.fields.Nested(RefundBrief))
+
+
+class EscrowStatusArgs(QuerySchema):
+    movements_limit = ma.fields.Integer(
+        load_default=MOVEMENTS_PAGE, validate=ma.validate.Range(min=1, max=MOVEMENTS_PAGE_MAX),
+        metadata={"example": MOVEMENTS_PAGE})
+    # A previous answer's movements_next: the page of movements older than that one.
+    movements_before = query_id(metadata={"example": 5521})
 
 
 class AttendanceIn(Schema):

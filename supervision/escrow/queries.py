@@ -7,14 +7,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..access.scope import Actor, get_in_scope, scope_clause, scoped
+from ..db import BIGINT_MAX, fits_bigint
+from ..errors import Invalid, NotFound
 from ..models import ClassSession, Course, Institution
 from ..models.escrow import Consumption, Enrollment, LedgerAccount, LedgerEntry, LedgerHold, Refund
 from . import ledger
 from .enrollments import remaining_hours
+
+# The parent's escrow status lists the newest movements, a page at a time (issue 14: an old
+# enrollment's whole history in every read grows without bound).
+MOVEMENTS_PAGE = 50
+MOVEMENTS_PAGE_MAX = 200
 
 
 @dataclass
@@ -30,24 +37,38 @@ class EscrowStatus:
     refundable_fen: int
     class_hours: dict[str, int]
     movements: list[dict[str, Any]] = field(default_factory=list)
+    # The `movements_before` that reads the page of older movements; None on the oldest page.
+    movements_next: int | None = None
     # Where money is stuck, for the parent; parts of the buckets above, outside the identity.
     disputed_fen: int = 0
     refund_requested_fen: int = 0
     refunds: list[Refund] = field(default_factory=list)
 
 
-def escrow_status(session: Session, actor: Actor, enrollment_id: int) -> EscrowStatus:
+def escrow_status(session: Session, actor: Actor, enrollment_id: int, *,
+                  movements_limit: int = MOVEMENTS_PAGE,
+                  movements_before: int | None = None) -> EscrowStatus:
     """API.md §4. `held` is the money in custody not yet consumed, including what a pending
     refund request has claimed; `refundable` is held less those claims (the holds on the
     held account). So paid = the six buckets, always: every fen a deposit credited to held
-    sits in exactly one bucket account."""
-    enrollment = get_in_scope(session, actor, Enrollment, enrollment_id)
-    accounts = ledger.enrollment_accounts(session, [enrollment.id]).get(enrollment.id, {})
+    sits in exactly one bucket account.
+
+    At most three statements, however long the history: the enrollment (in scope) with its
+    bucket accounts and disputed sum; its refunds (only if it has any); one page of movements
+    (`movements_page`). `movements_limit=0` reads no movements."""
+    if not 0 <= movements_limit <= MOVEMENTS_PAGE_MAX:
+        raise Invalid.field("movements_limit", f"between 1 and {MOVEMENTS_PAGE_MAX}")
+    enrollment, accounts, disputed, has_refunds = _enrollment_and_balances(
+        session, actor, enrollment_id)
     bal = {k: accounts[k].balance if k in accounts else 0 for k in ledger.BUCKETS}
     held = accounts.get("held")
     remaining = remaining_hours(enrollment, accounts)
     refunds = list(session.scalars(
-        select(Refund).where(Refund.enrollment_id == enrollment.id).order_by(Refund.id)))
+        select(Refund).where(Refund.enrollment_id == enrollment.id).order_by(Refund.id)
+    )) if has_refunds else []
+    lines, older = (movements_page(session, enrollment.id, limit=movements_limit,
+                                   before=movements_before)
+                    if movements_limit else ([], None))
     return EscrowStatus(
         enrollment_id=enrollment.id, paid_fen=sum(bal.values()), held_fen=bal["held"],
         pending_confirmation_fen=bal["pending_confirmation"], confirmed_fen=bal["confirmed"],
@@ -55,45 +76,92 @@ def escrow_status(session: Session, actor: Actor, enrollment_id: int) -> EscrowS
         refunded_fen=bal["refunded"], refundable_fen=held.available if held else 0,
         class_hours={"purchased": enrollment.class_hours,
                      "consumed": enrollment.consumed_hours, "remaining": remaining},
-        movements=movements(session, enrollment.id),
-        disputed_fen=_disputed(session, enrollment.id),
+        movements=lines, movements_next=older, disputed_fen=disputed,
         # Approval instructs at once (held → refund_pending), so a requested refund is the
         # only kind whose money still sits in held.
         refund_requested_fen=sum(r.amount_fen for r in refunds if r.status == "requested"),
         refunds=refunds)
 
 
-def _disputed(session: Session, enrollment_id: int) -> int:
-    """The part of pending_confirmation a parent disputes: the money stays there meanwhile."""
-    value = session.scalar(
-        select(func.coalesce(func.sum(Consumption.amount_fen), 0))
-        .where(Consumption.enrollment_id == enrollment_id, Consumption.status == "disputed"))
-    return int(value or 0)
-
-
-def movements(session: Session, enrollment_id: int) -> list[dict[str, Any]]:
-    """One line per posted transfer of the enrollment's money, oldest first: from which
-    bucket to which (custody for a deposit). A consumption's lines (its billing, its
-    confirmation) name the class they paid for, joined in the same query."""
-    e = LedgerEntry
+def _enrollment_and_balances(session: Session, actor: Actor, enrollment_id: int
+                             ) -> tuple[Enrollment, dict[str, ledger.AccountState], int, bool]:
+    """One statement: the enrollment if in scope (NotFound otherwise, as `get_in_scope`), a row
+    per bucket account, the disputed part of pending_confirmation (the money stays there
+    meanwhile) and whether any refund exists. The two sums are keyed by the id given, not
+    correlated, so they run once; an enrollment out of scope returns no row at all."""
+    if not fits_bigint(enrollment_id):
+        raise NotFound("enrollment")
+    a = LedgerAccount
+    disputed = (select(func.coalesce(func.sum(Consumption.amount_fen), 0))
+                .where(Consumption.enrollment_id == enrollment_id,
+                       Consumption.status == "disputed").scalar_subquery())
+    has_refunds = select(Refund.id).where(Refund.enrollment_id == enrollment_id).exists()
     rows = session.execute(
-        select(e.txn_id, e.direction, e.account_kind, e.amount_fen, e.kind, e.at, e.ref_type,
-               e.ref_id, e.trustee_txn_id, ClassSession.id.label("session_id"),
-               ClassSession.starts_at, Course.name.label("course_name"))
-        .outerjoin(Consumption, (e.ref_type == "consumption") & (Consumption.id == e.ref_id))
-        .outerjoin(ClassSession, ClassSession.id == Consumption.session_id)
-        .outerjoin(Course, Course.id == ClassSession.course_id)
-        .where(e.enrollment_id == enrollment_id).order_by(e.id))
-    out: dict[str, dict[str, Any]] = {}
+        select(Enrollment, disputed, has_refunds, a.id, a.code, a.kind, a.normal,
+               a.enrollment_id, a.debits_posted, a.credits_posted, a.debits_pending,
+               a.credits_pending)
+        .outerjoin(a, a.enrollment_id == Enrollment.id)
+        .where(Enrollment.id == enrollment_id, scope_clause(actor, Enrollment))).all()
+    if not rows:
+        raise NotFound("enrollment")
+    accounts = {row[5]: ledger.AccountState(*row[3:]) for row in rows if row[3] is not None}
+    return rows[0][0], accounts, int(rows[0][1] or 0), bool(rows[0][2])
+
+
+def _movements_statement() -> Select[Any]:
+    """The page of movements, built once (it depends on no actor): `limit` + 1 transfer keys
+    at or below `upto`, newest first, then both entries of each, oldest first."""
+    e = LedgerEntry
+    page = (select(e.id, e.txn_id)
+            .where(e.enrollment_id == bindparam("enrollment_id"), e.direction == "debit",
+                   e.id <= bindparam("upto"))
+            .order_by(e.id.desc()).limit(bindparam("limit")).subquery("page"))
+    return (select(page.c.id.label("key"), e.txn_id, e.direction, e.account_kind, e.amount_fen,
+                   e.kind, e.at, e.ref_type, e.ref_id, e.trustee_txn_id,
+                   ClassSession.id.label("session_id"), ClassSession.starts_at,
+                   Course.name.label("course_name"))
+            .join(e, e.txn_id == page.c.txn_id)
+            .outerjoin(Consumption, (e.ref_type == "consumption") & (Consumption.id == e.ref_id))
+            .outerjoin(ClassSession, ClassSession.id == Consumption.session_id)
+            .outerjoin(Course, Course.id == ClassSession.course_id)
+            .order_by(page.c.id, e.id))
+
+
+_MOVEMENTS = _movements_statement()
+
+
+def movements_page(session: Session, enrollment_id: int, *, limit: int = MOVEMENTS_PAGE,
+                   before: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    """The newest `limit` posted transfers of the enrollment's money older than the cursor,
+    listed oldest first (as the whole history used to be), one line each: from which bucket
+    to which (custody for a deposit). A consumption's lines (its billing, its confirmation)
+    name the class they paid for. Returns the lines and the cursor of the older page (None
+    when there is none).
+
+    A transfer is keyed by its debit entry (each has exactly one, carrying the enrollment's
+    id like its credit entry), so a page never splits a transfer: the keys come from the
+    (enrollment_id, id) index read backwards, their credit entries by txn_id, in one
+    statement. The cursor is the oldest key shown; the next page reads keys below it."""
+    if before is not None and not (before >= 1 and fits_bigint(before)):
+        raise Invalid.field("movements_before", "an entry id from movements_next")
+    rows = session.execute(_MOVEMENTS, {
+        "enrollment_id": enrollment_id, "limit": limit + 1,
+        "upto": BIGINT_MAX if before is None else before - 1})
+    out: dict[int, dict[str, Any]] = {}
     for r in rows:
-        line = out.setdefault(r.txn_id, {
+        line = out.setdefault(r.key, {
             "at": r.at, "kind": r.kind, "amount_fen": r.amount_fen, "from": None, "to": None,
             "ref_type": r.ref_type, "ref_id": r.ref_id, "trustee_txn_id": r.trustee_txn_id})
         if r.session_id is not None:
             line["session"] = {"id": r.session_id, "starts_at": r.starts_at,
                                "course_name": r.course_name}
         line["from" if r.direction == "debit" else "to"] = r.account_kind
-    return list(out.values())
+    keyed = sorted(out)
+    if len(keyed) <= limit:
+        return [out[k] for k in keyed], None
+    # One more than asked for was read, only to learn whether an older page exists.
+    shown = keyed[1:]
+    return [out[k] for k in shown], shown[0]
 
 
 class EnrollmentView:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import clock
+from ..db import BIGINT_MAX
 from ..errors import NotFound, RuleViolation
 from ..escrow.consumption import confirm_consumption, dispute_consumption
 from ..escrow.queries import escrow_status
@@ -38,10 +39,11 @@ def _row(enrollment_id: int) -> queries.EnrollmentRow:
 def render_enrollment(enrollment_id: int, *, status: int = 200, **forms: Any) -> Any:
     session, actor = db_session(), parent_actor()
     row = _row(enrollment_id)
-    money = escrow_status(session, actor, enrollment_id)
+    before = _movements_before()
+    money = escrow_status(session, actor, enrollment_id, movements_before=before)
     consumptions = queries.consumptions_of(session, actor, enrollment_id)
     context = dict(
-        row=row, e=row.enrollment, money=money, labels=labels,
+        row=row, e=row.enrollment, money=money, labels=labels, movements_before=before,
         consumptions=consumptions, refunds=queries.refunds_of(session, actor, enrollment_id),
         timeline=list(reversed(queries.with_class_dates(money.movements, consumptions))),
         action_form=ActionForm(), dispute_form=forms.get("dispute_form") or DisputeForm(),
@@ -49,6 +51,17 @@ def render_enrollment(enrollment_id: int, *, status: int = 200, **forms: Any) ->
         sandbox=sandbox_available(), feedback=feedback_context(enrollment_id),
     )
     return render_template("parent/enrollment.html", **context), status
+
+
+def _movements_before() -> int | None:
+    """资金流水 a page at a time, newest first: ?movements_before= is the API's cursor. A
+    cursor that is not one (edited by hand) reads as a page that does not exist."""
+    raw = request.args.get("movements_before")
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= BIGINT_MAX:
+        raise NotFound("page")
+    return int(raw)
 
 
 def feedback_context(enrollment_id: int) -> dict[str, Any]:
@@ -110,7 +123,8 @@ def refund(enrollment_id: int) -> Any:
             r = request_refund(session, actor, enrollment_id, reason=form.reason.data or "",
                                amount_fen=_fen(form.amount.data), as_of=clock.now())
     except RuleViolation:
-        refundable = escrow_status(session, actor, enrollment_id).refundable_fen
+        refundable = escrow_status(session, actor, enrollment_id,
+                                   movements_limit=0).refundable_fen
         form.amount.errors = [
             f"目前可退金额为 {yuan(refundable)}，申请金额不能超过它。" if refundable
             else "目前没有可退的金额（未付款、已上完或已在退费中）。"]
