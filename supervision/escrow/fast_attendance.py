@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from ..access.audit import creation_trail
 from ..access.scope import Actor
@@ -41,6 +40,7 @@ from ..db import fits_bigint, is_postgres
 from ..models.base import utcnow
 from ..models.escrow import Consumption
 from .ledger import enr
+from .pg_batch import table
 
 # Off only in tests that compare this path with the ORM path on the same database.
 ENABLED = True
@@ -56,7 +56,7 @@ cls AS (
     FROM sessions AS s
     JOIN courses AS c ON c.id = s.course_id
     JOIN institutions AS i ON i.id = s.institution_id
-    WHERE s.id = :sid
+    WHERE s.id = CAST(:sid AS bigint)
       AND (CAST(:inst AS bigint) IS NULL OR s.institution_id = CAST(:inst AS bigint))
       AND i.status = 'active' AND s.status = 'scheduled' AND s.starts_at <= :as_of
 ),
@@ -108,7 +108,7 @@ new_c AS (
            'pending_confirmation', :as_of, :auto_at
     FROM good AS g WHERE (SELECT ok FROM verdict)
     ORDER BY g.ord
-    RETURNING id, enrollment_id, institution_id, parent_id, class_hours, amount_fen
+    RETURNING *
 ),
 c AS MATERIALIZED (
     SELECT n.*, g.ord, replace(CAST(gen_random_uuid() AS text), '-', '') AS txn
@@ -167,9 +167,19 @@ trail AS (
     FROM c ORDER BY c.ord
     RETURNING id
 )
-SELECT c.id, c.enrollment_id, c.institution_id, c.parent_id, c.class_hours, c.amount_fen
+SELECT c.id, c.enrollment_id, c.session_id, c.institution_id, c.parent_id, c.class_hours,
+       c.amount_fen, c.status, c.recorded_at, c.auto_confirm_at, c.confirmed_at, c.confirmed_by,
+       c.disputed_at, c.dispute_reason
 FROM c ORDER BY c.ord
 """)
+# The booked rows come back as Consumption objects loaded the ORM's usual way: persistent in the
+# session (a later get() is the same object; a locked re-read refreshes it), nothing left to
+# flush, so no second audit row.
+_CONSUMPTIONS = select(Consumption).from_statement(_RECORD.columns(*(
+    table(Consumption).c[name] for name in (
+        "id", "enrollment_id", "session_id", "institution_id", "parent_id", "class_hours",
+        "amount_fen", "status", "recorded_at", "auto_confirm_at", "confirmed_at",
+        "confirmed_by", "disputed_at", "dispute_reason"))))
 
 
 def _scope(actor: Actor) -> tuple[bool, int | None]:
@@ -197,29 +207,13 @@ def record(session: Session, actor: Actor, *, session_id: int, enrollment_ids: S
         return None
     session.flush()  # what the ORM path's first query would have flushed
     trail_actor, principal_id, action = creation_trail(session)
-    rows = session.execute(_RECORD, {
+    booked = list(session.scalars(_CONSUMPTIONS, {
         "eids": ids, "n": len(ids), "sid": session_id, "inst": institution_id,
         "as_of": as_of, "hours": class_hours,
         "codes": [enr(i, k) for i in ids for k in ("held", "pending_confirmation")],
         "auto_at": auto_confirm_at, "now": utcnow(), "actor": trail_actor,
         "principal_id": principal_id, "action": action,
         "recorded_text": as_of.isoformat(), "auto_text": auto_confirm_at.isoformat(),
-    }).all()
-    if not rows:
-        return None
-    return [_attached(session, row, session_id, as_of, auto_confirm_at) for row in rows]
+    }))
+    return booked or None
 
-
-def _attached(session: Session, row: Any, session_id: int, as_of: dt.datetime,
-              auto_confirm_at: dt.datetime) -> Consumption:
-    """The booked row as the ORM path would hand it back: persistent in the session (so a
-    later get() is this object), with nothing left to flush and so no second audit row."""
-    c = Consumption(id=row.id, enrollment_id=row.enrollment_id, session_id=session_id,
-                    institution_id=row.institution_id, parent_id=row.parent_id,
-                    class_hours=row.class_hours, amount_fen=row.amount_fen,
-                    status="pending_confirmation", recorded_at=as_of,
-                    auto_confirm_at=auto_confirm_at, confirmed_at=None, confirmed_by=None,
-                    disputed_at=None, dispute_reason=None)
-    make_transient_to_detached(c)
-    session.add(c)
-    return c
