@@ -340,3 +340,29 @@ def test_a_suspended_or_revoked_institution_records_no_attendance(
     assert resp.status_code == 422
     assert resp.json["rule"] == "INSTITUTION_NOT_ACTIVE"
     assert written(db, w, client, [e["id"]]) == before
+
+
+# --- the answer, written without the schema ----------------------------------------------------
+
+def test_the_attendance_answer_is_what_the_schema_would_dump(
+        client: FlaskClient, w: World, db: Session) -> None:
+    from supervision.api.escrow import attendance_body
+    from supervision.api.escrow_schemas import AttendanceOut
+    from supervision.escrow import confirm_consumption, dispute_consumption
+
+    ids = [w.paid_enrollment(client, student=f"丙{i}")["id"] for i in range(3)]
+    resp = w.attend(client, ids)
+    assert resp.status_code == 201
+    rows = [db.get(Consumption, r["id"]) for r in resp.json["consumptions"]]
+    assert resp.json == AttendanceOut().dump({"consumptions": rows})
+    parent = w.as_(w.parent)
+    confirm_consumption(parent, w.actor(w.parent), rows[1].id,  # type: ignore[union-attr]
+                        as_of=clock.local_now())
+    dispute_consumption(parent, w.actor(w.parent), rows[2].id,  # type: ignore[union-attr]
+                        reason="请假", as_of=clock.local_now())
+    db.expire_all()
+    consumptions = [db.get(Consumption, r["id"]) for r in resp.json["consumptions"]]
+    assert [c.status for c in consumptions] == [  # type: ignore[union-attr]
+        "pending_confirmation", "confirmed", "disputed"]
+    assert (attendance_body(consumptions)  # type: ignore[arg-type]
+            == AttendanceOut().dump({"consumptions": consumptions}))

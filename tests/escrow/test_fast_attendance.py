@@ -302,3 +302,4 @@ def _wait_until_the_posting_waits_for_a_lock(app: Flask) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("the posting never waited for the held account's lock")
+
