@@ -124,7 +124,7 @@ def compute_factors(r: Readings, i: int, policy: RiskPolicy) -> list[dict[str, A
 
     flags = r.critical_flags.get(i, 0)
     out.append(factor("critical_flags", flags, spec["critical_flags"],
-                      f"未结的严重（critical）合规预警 {flags} 条"))
+                      f"未结的严重合规预警 {flags} 条"))
     return out
 
 
