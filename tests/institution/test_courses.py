@@ -17,23 +17,11 @@ from supervision.compliance.model import Window
 from supervision.compliance.preview import COURSE_RULES, preview_course
 from supervision.compliance.rules import evaluate_all
 from supervision.models import AuditLog, Course
-from tests.institution.test_pages import Clerk, count, text
 from tests.support.escrow_world import World, world
 from tests.support.factories import Factory
-from tests.support.parties import acting_as, token_in
+from tests.support.institution import Clerk, count, text
+from tests.support.parties import acting_as
 from tests.support.registry_bodies import course_body
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
-@pytest.fixture
-def clerk(client: FlaskClient, w: World) -> Clerk:
-    c = Clerk(client)
-    assert c.sign_in(token_in(w.staff.headers)).status_code == 302
-    return c
 
 
 def course_data(**kw: Any) -> dict[str, Any]:

@@ -16,22 +16,9 @@ from sqlalchemy.orm import Session
 
 from supervision.models import ClassSession, Flag, Institution, Teacher, Venue
 from supervision.models.escrow import Instruction, Refund
-from tests.institution.test_pages import Clerk, count, text
 from tests.support.escrow_world import World, world
 from tests.support.factories import Factory
-from tests.support.parties import token_in
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
-@pytest.fixture
-def clerk(client: FlaskClient, w: World) -> Clerk:
-    c = Clerk(client)
-    assert c.sign_in(token_in(w.staff.headers)).status_code == 302
-    return c
+from tests.support.institution import Clerk, count, text
 
 
 @pytest.fixture

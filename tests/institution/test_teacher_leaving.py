@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from supervision import clock
 from supervision.models import ClassSession
-from tests.institution.test_pages import Clerk, count, text
 from tests.support.escrow_world import World, world
 from tests.support.factories import Factory
-from tests.support.parties import token_in
-
-
-@pytest.fixture
-def w(db: Session, make: Factory) -> World:
-    return world(db, make)
-
-
-@pytest.fixture
-def clerk(client: FlaskClient, w: World) -> Clerk:
-    c = Clerk(client)
-    assert c.sign_in(token_in(w.staff.headers)).status_code == 302
-    return c
+from tests.support.institution import Clerk, count, text
 
 
 def _row(page: str, teacher_id: int) -> str:
