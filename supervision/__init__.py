@@ -44,7 +44,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.wsgi_app = encode_raw_query(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
-    engine = db.make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = db.make_engine(settings.database_url, pool_size=settings.db_pool_size,
+                            prepare_threshold=settings.db_prepare_threshold)
     factory = db.make_sessionmaker(engine)
     audit.install(factory)
     app.extensions["supervision.engine"] = engine

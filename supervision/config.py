@@ -54,6 +54,7 @@ class Settings:
     ratelimit_storage_url: str
     ratelimit_key_prefix: str
     db_pool_size: int
+    db_prepare_threshold: int
     log_level: str
     env: str
     bind: str

@@ -15,8 +15,12 @@ from .unit_of_work import unit_of_work
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False,
-                connect_timeout: int | None = None, pre_ping: bool = True) -> Engine:
-    """`connect_timeout` (seconds, PostgreSQL) bounds how long a server that does not answer
+                connect_timeout: int | None = None, pre_ping: bool = True,
+                prepare_threshold: int = 0) -> Engine:
+    """`prepare_threshold` (PostgreSQL): after how many executions on one connection psycopg
+    prepares a statement server-side, so that it is no longer planned on every call; 0: never
+    (what PgBouncer before 1.21 in transaction pooling needs; see docs/operations.md).
+    `connect_timeout` (seconds, PostgreSQL) bounds how long a server that does not answer
     can hold a thread: the read replica's engine sets it so a dead replica costs a second, not
     minutes. `pre_ping=False` saves a round trip per checkout where a failed statement is
     answered anyway (the replica routing's LSN probe)."""
@@ -27,8 +31,7 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False,
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    # prepare_threshold=None keeps us usable behind PgBouncer's transaction pooling.
-    connect_args: dict[str, Any] = {"prepare_threshold": None}
+    connect_args: dict[str, Any] = {"prepare_threshold": prepare_threshold or None}
     if connect_timeout is not None:
         connect_args["connect_timeout"] = connect_timeout
     return create_engine(parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size,

@@ -161,7 +161,7 @@ def make_router(settings: Settings) -> ReplicaRouter:
                               " (a streaming replica needs a PostgreSQL primary)")
     # A replica that drops packets must cost a request one second, not a TCP timeout.
     replica = db.make_engine(settings.database_replica_url, pool_size=settings.db_pool_size,
-                             connect_timeout=1)
+                             connect_timeout=1, prepare_threshold=settings.db_prepare_threshold)
     probe = db.make_engine(settings.database_url, pool_size=settings.db_pool_size,
                            pre_ping=False)
     return ReplicaRouter(db.make_sessionmaker(replica), probe)
