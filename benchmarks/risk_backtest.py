@@ -53,7 +53,7 @@ from supervision.clock import SHANGHAI
 from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import ledger
 from supervision.escrow.queries import trial_balance, verify_ledger
-from supervision.models import Base, ClassSession, Complaint, Statement
+from supervision.models import Base, ClassSession, Complaint, Statement, Teacher
 from supervision.models.escrow import (
     Consumption,
     Enrollment,
@@ -234,6 +234,7 @@ class DayRows:
     refunds: list[dict[str, Any]] = field(default_factory=list)
     complaints: list[dict[str, Any]] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
+    left: list[dict[str, Any]] = field(default_factory=list)  # teachers' leaving dates
 
 
 class City:
@@ -259,7 +260,7 @@ class City:
                                 int(self.daily_consumption(inst) * self.rng.uniform(50, 90)),
                                 "deposit", _at(day, 8))
             stress = inst.stress(d)
-            self._teachers_leave(inst, stress)
+            self._teachers_leave(inst, stress, day, rows)
             self._classes(inst, d, day, stress, holiday, rows)
             self._refunds(inst, d, day, stress, rows)
             self._deposits(inst, d, day, stress, holiday)
@@ -281,6 +282,8 @@ class City:
                               (Statement, rows.statements)):
             if values:
                 session.execute(insert(model), values)
+        if rows.left:
+            session.execute(update(Teacher), rows.left)
         self.books.flush(session)
 
     def _statement(self, inst: Inst, day: dt.date, rows: DayRows) -> None:
@@ -294,7 +297,7 @@ class City:
             opening_balance_fen=closing, closing_balance_fen=closing, line_count=0,
             body_hash=f"{inst.id:032d}{yesterday:%Y%m%d}", source="pull", report={}))
 
-    def _teachers_leave(self, inst: Inst, stress: float) -> None:
+    def _teachers_leave(self, inst: Inst, stress: float, day: dt.date, rows: DayRows) -> None:
         if stress <= 0:
             return
         chance = 0.03 if inst.kind == "collapse" else 0.01
@@ -302,6 +305,7 @@ class City:
             if teacher not in inst.left and len(inst.left) < len(inst.teachers) - 1 \
                     and self.rng.random() < chance * stress:
                 inst.left.add(teacher)
+                rows.left.append({"id": teacher, "left_on": day})  # the factor reads left_on
 
     def _classes(self, inst: Inst, d: int, day: dt.date, stress: float, holiday: bool,
                  rows: DayRows) -> None:
