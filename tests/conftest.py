@@ -23,6 +23,7 @@ from supervision.access import audit
 from supervision.access.scope import SYSTEM
 from supervision.db import make_engine
 from supervision.models import Base
+from supervision.web.security import SigninThrottle
 
 from .support.escrow_world import World, world
 from .support.factories import Factory
@@ -128,6 +129,9 @@ def app(request: pytest.FixtureRequest, database_url: str, connection: Connectio
         # Settings are frozen, but a test may put changed ones (dataclasses.replace) in their
         # place, or touch the policy's nested dicts: the next test starts from the originals.
         app.config["SUPERVISION"] = copy.deepcopy(app.config["PRISTINE_SETTINGS"])
+        # The sign-in throttle counts failures in this app's memory: tests that fail to sign in
+        # on purpose must not, added up over a fast run, lock the next test's clerk out (429).
+        app.extensions["supervision.signin_throttle"] = SigninThrottle(app.config["SUPERVISION"])
 
     # Every session the app opens joins the test's transaction through a savepoint, so the
     # app's own commits are real commits of a savepoint and everything is undone at the end.
