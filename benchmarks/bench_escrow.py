@@ -207,7 +207,7 @@ def replica_share(result: Result) -> float | None:
 
 
 @contextlib.contextmanager
-def replica(port: int) -> Iterator[str | None]:
+def replica(port: int, database: str = DATABASE) -> Iterator[str | None]:
     """A streaming replica of the local cluster (scripts/replica), or None with the reason
     printed. Stopped afterwards unless it was already running on that port."""
     script = ROOT / "scripts" / "replica"
@@ -225,7 +225,7 @@ def replica(port: int) -> Iterator[str | None]:
         return
     ours = "already running" not in proc.stderr
     # The script's URL names the postgres database; the replica holds every database.
-    url = lines[-1].rsplit("/", 1)[0] + f"/{DATABASE}"
+    url = lines[-1].rsplit("/", 1)[0] + f"/{database}"
     print(f"replica streaming on port {port} (set up in {time.perf_counter() - started:.0f} s): "
           f"{url}", flush=True)
     try:

@@ -19,6 +19,7 @@ run. Prints one line per figure; the server's log goes to instance/loadtest_serv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -49,6 +50,8 @@ from supervision.db import make_engine, make_sessionmaker, transaction
 from supervision.escrow import apply_deposit, create_enrollment, trial_balance, verify_ledger
 from supervision.identifiers import fake_id_number, fake_uscc, hash_id_number, mask_id_number
 from supervision.models import Base, ClassSession, Course, Institution, Teacher, Venue
+
+from .bench_escrow import replica
 
 ROOT = Path(__file__).resolve().parent.parent
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -186,9 +189,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_prod(url: str) -> Iterator[str]:
+def serve_prod(url: str, replica_url: str = "") -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "SUPERVISION_DATABASE_URL": url, "SUPERVISION_BIND": f"127.0.0.1:{port}",
+           "SUPERVISION_DATABASE_REPLICA_URL": replica_url,
            "SUPERVISION_WEB_CONCURRENCY": "2", "SUPERVISION_WEB_THREADS": "4",
            "SUPERVISION_DB_POOL_SIZE": "8", "SUPERVISION_RATELIMIT": "",
            "SUPERVISION_TRUSTEE_API_URL": ""}
@@ -228,6 +232,7 @@ class Sample:
     ms: float
     ok: bool
     late_ms: float
+    served_by: str = ""  # X-Served-By: replica or primary (only with a replica configured)
 
 
 class Load:
@@ -274,10 +279,11 @@ class Load:
             due = start + i / self.rate
             time.sleep(max(0.0, due - time.perf_counter()))
             began = time.perf_counter()
-            kind = self.plan[i]
+            kind, served_by = self.plan[i], ""
             try:
                 kind, resp = self.request(http, i)
                 ok = resp is not None and resp.status_code < 400
+                served_by = resp.headers.get("X-Served-By", "") if resp is not None else ""
                 if not ok and resp is not None:
                     self._error(f"{kind} {resp.status_code} {resp.text[:120]}")
             except requests.RequestException as exc:
@@ -285,7 +291,7 @@ class Load:
                 self._error(f"{kind} {type(exc).__name__}")
             elapsed = (time.perf_counter() - began) * 1000
             with self.lock:
-                self.samples.append(Sample(kind, elapsed, ok, (began - due) * 1000))
+                self.samples.append(Sample(kind, elapsed, ok, (began - due) * 1000, served_by))
 
     def _error(self, what: str) -> None:
         with self.lock:
@@ -316,6 +322,10 @@ def report(load: Load, elapsed: float) -> None:
         ms = [s.ms for s in samples if s.kind == kind]
         print(f"{kind} p50: {percentile(ms, 50):.1f} ms ({len(ms)} requests)")
         print(f"{kind} p99: {percentile(ms, 99):.1f} ms")
+        served = [s.served_by for s in samples if s.kind == kind and s.served_by]
+        if served:
+            print(f"{kind} served by the replica: {served.count('replica') / len(served):.3f} "
+                  f"({served.count('replica')} of {len(served)})")
     errors = sum(1 for s in samples if not s.ok)
     print(f"errors: {errors}")
     for what, n in sorted(load.errors.items(), key=lambda kv: -kv[1])[:10]:
@@ -342,6 +352,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=24, help="client threads")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--replica-port", type=int, default=0,
+                        help="also start a streaming replica (scripts/replica) on this port and "
+                             "route the server's replica reads to it; prints the share it served")
     parser.add_argument("--admin-url", default=os.environ.get(
         "LOADTEST_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
@@ -362,7 +375,12 @@ def main() -> None:
         print(f"data set: {INSTITUTIONS} institutions, {len(data.parents)} paid enrollments, "
               f"{INSTITUTIONS * SESSIONS_PER_COURSE} sessions, {data.open_flags} open flags "
               f"(generated in {time.perf_counter() - started:.1f} s)", flush=True)
-        with serve_prod(url) as base:
+        with contextlib.ExitStack() as stack:
+            replica_url = ""
+            if args.replica_port:
+                replica_url = stack.enter_context(
+                    replica(args.replica_port, make_url(url).database or "")) or ""
+            base = stack.enter_context(serve_prod(url, replica_url))
             load = Load(base, data, args.rate, args.seconds, args.seed, args.threads)
             elapsed = load.run()
         report(load, elapsed)
